@@ -1,0 +1,1 @@
+"""Data: loaders for public tool-use datasets, synthesis, splits and GLPFT training-set builders."""
