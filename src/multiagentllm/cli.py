@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import typer
 
+from multiagentllm.agent.cli import run as run_command
 from multiagentllm.data.cli import app as data_app
+from multiagentllm.eval.cli import app as eval_app
+from multiagentllm.serve.cli import serve as serve_command
+from multiagentllm.train.cli import app as train_app
 
 app = typer.Typer(
     name="umi",
@@ -14,6 +18,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+app.command("run")(run_command)
+app.command("serve")(serve_command)
 
 
 @app.callback()

@@ -232,9 +232,13 @@ class Message:
 
 @runtime_checkable
 class LLM(Protocol):
-    """A text-completion model: the runtime hands it a prompt rendered by a role module."""
+    """A text-completion model. The runtime and the evaluators hand it prompts rendered by a role
+    module; `role` ("planner", "caller", "summarizer" or "single") selects the role's weights
+    (e.g. its LoRA adapter). Generation is greedy; it ends at EOS, at any of `stop` (which is cut
+    off the returned text) or after `max_new_tokens`. Returns one completion per prompt."""
 
-    def complete(self, prompt: str, *, role: str, max_new_tokens: int, stop: list[str]) -> str: ...
+    def complete(self, prompts: list[str], *, role: str, max_new_tokens: int,
+                 stop: list[str]) -> list[str]: ...
 
 
 @runtime_checkable

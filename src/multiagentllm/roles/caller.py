@@ -11,6 +11,9 @@ from multiagentllm.roles.render import Rendered, call_text, header, plan_text, r
 from multiagentllm.types import Step, ToolCall, Trajectory
 
 ROLE = "caller"
+# Generation stops at EOS or at the first of these (text a role must never write).
+STOP = ["\nObservation:", "\nRationale:", "\nNext:", "\n<s>"]
+MAX_NEW_TOKENS = 128
 _ACTION = re.compile(r"Action\s*:\s*(?P<name>[^\n]*?)\s*\n\s*Action\s+Input\s*:\s*(?P<args>.*)", re.S | re.I)
 
 

@@ -10,6 +10,9 @@ from multiagentllm.roles.render import Rendered, header, plan_text, render_histo
 from multiagentllm.types import Step, Trajectory
 
 ROLE = "planner"
+# Generation stops at EOS or at the first of these (text a role must never write).
+STOP = ["\nAction:", "\nAction Input:", "\nObservation:", "\nRationale:", "\n<s>"]
+MAX_NEW_TOKENS = 160
 # Accepts our labels and the alpha-UMi release's ("Next: caller.", "Next: conclusion.", "Next: give up.").
 _NEXT = re.compile(r"Next\s*:\s*(caller|summarizer|summary|conclusion|give[\s_-]*up)\b\.?", re.I)
 _NEXT_MAP = {"caller": "caller", "summarizer": "summarizer", "summary": "summarizer", "conclusion": "summarizer"}

@@ -10,6 +10,9 @@ from multiagentllm.roles.render import ANSWER_CUE, Rendered, header, render_hist
 from multiagentllm.types import Step, Trajectory
 
 ROLE = "summarizer"
+# Generation stops at EOS or at the first of these (text a role must never write).
+STOP = ["\n<s>", "\nRationale:", "\nObservation:"]
+MAX_NEW_TOKENS = 256
 
 
 def prompt(instruction: str, tools: list[dict[str, Any]], steps: list[Step], role: str = ROLE) -> str:

@@ -1,0 +1,127 @@
+"""Loaders for public tool-use datasets.
+
+Every loader accepts any file of its format by path and yields what the source truthfully holds:
+
+* `Trajectory`  -- a full episode (instruction, steps with observations, answer);
+* `CallItem`    -- an instruction with its reference tool call(s), no observations (evaluation,
+                   or a seed that synthesis turns into a trajectory by executing the calls);
+* `ToolSpec`    -- a tool definition for the catalogue (OpenAI function schema).
+
+`SOURCES` maps a source name (as used by `umi data build --sources`) to where its files live
+under the data root and which loader reads them.  Loader modules are imported only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from multiagentllm.io import SkipReport
+from multiagentllm.types import ToolCall, Trajectory
+
+
+@dataclass
+class CallItem:
+    """An instruction with reference call(s): `calls` is the gold sequence (may be parallel)."""
+
+    id: str
+    source: str
+    instruction: str
+    tools: list[dict[str, Any]]
+    calls: list[ToolCall]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "source": self.source, "instruction": self.instruction,
+                "tools": self.tools, "calls": [c.to_dict() for c in self.calls], "meta": self.meta}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CallItem":
+        return cls(id=d["id"], source=d["source"], instruction=d["instruction"], tools=d["tools"],
+                   calls=[ToolCall(c["name"], c.get("arguments", {})) for c in d["calls"]],
+                   meta=d.get("meta", {}))
+
+
+@dataclass
+class ToolSpec:
+    """One tool definition for the catalogue."""
+
+    source: str
+    tool: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "tool": self.tool, "meta": self.meta}
+
+
+Record = Trajectory | CallItem | ToolSpec
+LoadFn = Callable[..., Iterator[Record]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A named source: glob patterns under the data root, and the loader (module:function)."""
+
+    name: str
+    patterns: tuple[str, ...]
+    loader: str  # "module:function" under multiagentllm.data.loaders
+    kind: str  # what it yields: "trajectory", "call", "catalogue" (or a mix, comma-separated)
+    description: str = ""
+
+    def load_fn(self) -> LoadFn:
+        module, fn = self.loader.split(":")
+        return getattr(importlib.import_module(f"multiagentllm.data.loaders.{module}"), fn)
+
+    def files(self, data_root: Path) -> list[Path]:
+        found: list[Path] = []
+        for pattern in self.patterns:
+            found.extend(sorted(p for p in data_root.glob(pattern) if p.is_file()))
+        return found
+
+    def load(self, data_root: Path, *, skip_bad: bool = False,
+             report: SkipReport | None = None) -> Iterator[Record]:
+        fn = self.load_fn()
+        for path in self.files(data_root):
+            yield from fn(path, skip_bad=skip_bad, report=report)
+
+
+SOURCES: dict[str, Source] = {s.name: s for s in [
+    Source("toolbench", ("ToolBench/data_example/answer/*/*.json",), "toolbench:load_dfsdt",
+           "trajectory", "ToolBench DFSDT answer trees (ChatGPT), G1/G2/G3 examples"),
+    Source("toolbench_cot", ("ToolBench/toolbench/tooleval/results/default_evalset/*/*.json",),
+           "toolbench:load_tooleval_results", "trajectory",
+           "ToolBench tooleval ChatGPT CoT answers for the test groups"),
+    Source("stabletoolbench", ("StableToolBench/solvable_queries/test_instruction/*.json",),
+           "stabletoolbench:load_queries", "call,catalogue",
+           "StableToolBench solvable queries: instruction + api_list (tool definitions)"),
+    Source("apibench", ("gorilla/data/apibench/*_train.json",), "apibench:load_apibench", "call",
+           "Gorilla APIBench train splits (instruction + API call), with data/api docs"),
+    Source("apibench_eval", ("gorilla/data/apibench/*_eval.json",), "apibench:load_apibench", "call",
+           "Gorilla APIBench eval splits"),
+    Source("bfcl", ("gorilla/berkeley-function-call-leaderboard/bfcl_eval/data/BFCL_v*_simple*.json",
+                    "gorilla/berkeley-function-call-leaderboard/bfcl_eval/data/BFCL_v*_multiple.json",
+                    "gorilla/berkeley-function-call-leaderboard/bfcl_eval/data/BFCL_v*_parallel*.json",
+                    "gorilla/berkeley-function-call-leaderboard/bfcl_eval/data/BFCL_v*_irrelevance.json"),
+           "bfcl:load_bfcl", "call", "Berkeley Function Calling Leaderboard single-turn questions"),
+    Source("apibank", ("API-Bank/api-bank/test-data/*.jsonl", "API-Bank/api-bank/training-data/*.json"),
+           "apibank:load_apibank", "call", "API-Bank level-1/2/3 API-Request items"),
+    Source("sealtools", ("Seal-Tools/**/dev.jsonl", "Seal-Tools/**/test_in_domain.jsonl"),
+           "sealtools:load_sealtools", "call", "Seal-Tools dev / test_in_domain call lists"),
+    Source("toolalpaca", ("ToolAlpaca/data/eval_*.json",), "toolalpaca:load_toolalpaca", "call,catalogue",
+           "ToolAlpaca simulated and real eval sets"),
+    Source("nestful", ("NESTFUL/data_v2/*.jsonl",), "nestful:load_nestful", "call",
+           "NESTFUL nested call sequences"),
+    Source("tooltalk", ("ToolTalk/data/easy/*.json", "ToolTalk/data/tooltalk/*.json"),
+           "tooltalk:load_tooltalk", "trajectory", "ToolTalk multi-turn conversations"),
+    Source("alpha_umi", (), "alpha_umi:load_alpha_umi", "trajectory",
+           "alpha-UMi released role data ({tools, history, input, target} or conversations); by path"),
+]}
+
+
+def get_source(name: str) -> Source:
+    if name not in SOURCES:
+        raise KeyError(f"unknown source {name!r}; known sources: {', '.join(SOURCES)}")
+    return SOURCES[name]

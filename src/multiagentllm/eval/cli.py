@@ -1,0 +1,7 @@
+"""`umi eval` subcommands (thin wrappers over library functions)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="eval", no_args_is_help=True)
