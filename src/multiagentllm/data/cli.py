@@ -2,7 +2,57 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from multiagentllm.data.build import DEFAULT_SOURCES
 
 app = typer.Typer(help="Build training data from public datasets and synthetic trajectories.",
                   no_args_is_help=True)
+
+
+@app.command("build")
+def build_command(
+    out: Path = typer.Option(..., "--out", help="Output directory."),
+    sources: str = typer.Option(",".join(DEFAULT_SOURCES), "--sources",
+                                help="Comma-separated source names (see `umi data sources`)."),
+    data_root: Path = typer.Option(None, "--data-root", help="Datasets folder [default: ../shared/datasets]."),
+    synthetic: list[Path] = typer.Option([], "--synthetic", help="Output of `umi data synth` to include (repeatable)."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed records (counted and reported) instead of failing."),
+    dev: float = typer.Option(0.05, help="Fraction of instructions held out for dev."),
+    test: float = typer.Option(0.05, help="Fraction of instructions held out for test."),
+    tokenizer: str = typer.Option("embedded", help="Tokenizer for the length statistics ('none' to skip)."),
+) -> None:
+    """Build DIR/trajectories, the GLPFT training sets and DIR/stats.json."""
+    from rich.console import Console
+
+    from multiagentllm.data.build import build
+    from multiagentllm.io import DataError
+
+    names = [s.strip() for s in sources.split(",") if s.strip()]
+    try:
+        report = build(out, sources=names, data_root=data_root, synthetic=synthetic, skip_bad=skip_bad,
+                       dev=dev, test=test, tokenizer=None if tokenizer == "none" else tokenizer)
+    except (DataError, KeyError) as e:
+        raise typer.BadParameter(str(e).strip('"')) from None
+    c = report.counts
+    console = Console()
+    console.print(f"[bold]wrote[/] {out}: {c['trajectories_after_dedup']} trajectories "
+                  + ", ".join(f"{s}={c['trajectories'][s]['total']}" for s in c["trajectories"])
+                  + f"; items {sum(c['items'].values())}; catalogue {sum(c['catalogue'].values())}"
+                  + (f"; [yellow]skipped {c['skipped_bad']} bad records[/]" if c["skipped_bad"] else ""))
+
+
+@app.command("sources")
+def sources_command() -> None:
+    """List the known data sources and where their files live under the data root."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from multiagentllm.data.loaders import SOURCES
+
+    table = Table("name", "yields", "files (under data root)", "description")
+    for s in SOURCES.values():
+        table.add_row(s.name, s.kind, "\n".join(s.patterns) or "(by path)", s.description)
+    Console().print(table)

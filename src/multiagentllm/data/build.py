@@ -1,0 +1,205 @@
+"""`umi data build`: public sources (+ synthetic trajectories) -> splits -> GLPFT training sets.
+
+Output layout::
+
+    OUT/trajectories/{train,dev,test}.jsonl        canonical trajectories, split by instruction
+    OUT/items/{source}.jsonl                        single-call items (evaluation / synthesis seeds)
+    OUT/catalogue/{source}.jsonl                    tool definitions
+    OUT/{global,planner,caller,summarizer,single}/{train,dev,test}.jsonl      per-step rows
+    OUT/{global,planner,caller,summarizer,single}/{train,dev,test}.seq.jsonl  multi-span rows
+    OUT/stats.json                                  counts and token-length percentiles
+
+Every file is written atomically, so an interrupted build never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress
+
+from multiagentllm.data import builders
+from multiagentllm.data.loaders import SOURCES, CallItem, ToolSpec, get_source
+from multiagentllm.data.splits import SPLITS, assign_splits
+from multiagentllm.io import DataError, SkipReport, read_trajectories, write_json, write_jsonl
+from multiagentllm.roles.render import PROMPT_VERSION
+from multiagentllm.types import Trajectory
+
+DEFAULT_SOURCES = ("toolbench", "toolbench_cot", "stabletoolbench", "apibench", "bfcl", "apibank",
+                   "sealtools", "toolalpaca", "nestful", "tooltalk")
+# Sources whose trajectories are answers to public *test* queries: they only ever go to `test`.
+TEST_ONLY_SOURCES = {"toolbench_cot": "test"}
+
+
+@dataclass
+class BuildReport:
+    out: Path
+    counts: dict[str, Any] = field(default_factory=dict)
+    skipped: SkipReport = field(default_factory=SkipReport)
+
+
+def default_data_root() -> Path:
+    """`../shared/datasets` relative to the project root (or the current directory)."""
+    import os
+
+    env = os.environ.get("UMI_DATA_ROOT")
+    if env:
+        return Path(env)
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        candidate = (base / ".." / "shared" / "datasets").resolve()
+        if candidate.exists():
+            return candidate
+    return (Path.cwd() / ".." / "shared" / "datasets").resolve()
+
+
+def trajectory_fingerprint(t: Trajectory) -> str:
+    body = json.dumps({"i": t.instruction, "s": [s.to_dict() for s in t.steps], "a": t.answer},
+                      sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def collect(sources: list[str], data_root: Path, synthetic: list[Path], *, skip_bad: bool,
+            report: SkipReport, progress: Progress | None = None
+            ) -> tuple[list[Trajectory], dict[str, list[CallItem]], dict[str, list[ToolSpec]]]:
+    trajs: list[Trajectory] = []
+    items: dict[str, list[CallItem]] = defaultdict(list)
+    catalogue: dict[str, list[ToolSpec]] = defaultdict(list)
+    for name in sources:
+        source = get_source(name)
+        files = source.files(data_root)
+        if not files and source.patterns:
+            raise DataError(data_root, None, f"source {name!r}: no files match {list(source.patterns)}")
+        task = progress.add_task(f"load {name}", total=len(files)) if progress else None
+        fn = source.load_fn()
+        for path in files:
+            for rec in fn(path, skip_bad=skip_bad, report=report):
+                if isinstance(rec, Trajectory):
+                    trajs.append(rec)
+                elif isinstance(rec, CallItem):
+                    items[name].append(rec)
+                elif isinstance(rec, ToolSpec):
+                    catalogue[name].append(rec)
+            if progress:
+                progress.advance(task)
+    for path in synthetic:
+        path = path / "trajectories.jsonl" if path.is_dir() else path
+        trajs.extend(read_trajectories(path, skip_bad=skip_bad, report=report))
+    return trajs, items, catalogue
+
+
+def dedupe(trajs: list[Trajectory]) -> list[Trajectory]:
+    seen: set[str] = set()
+    out = []
+    for t in trajs:
+        fp = trajectory_fingerprint(t)
+        if fp not in seen:
+            seen.add(fp)
+            out.append(t)
+    return out
+
+
+def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None = None,
+          synthetic: list[Path] | None = None, skip_bad: bool = False, dev: float = 0.05,
+          test: float = 0.05, tokenizer: str | None = "embedded") -> BuildReport:
+    """Build every training set; returns counts (also written to OUT/stats.json)."""
+    out = Path(out)
+    data_root = Path(data_root) if data_root else default_data_root()
+    sources = list(DEFAULT_SOURCES if sources is None else sources)
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise KeyError(f"unknown source(s) {unknown}; known: {', '.join(SOURCES)}")
+    report = BuildReport(out=out)
+    with Progress(transient=False) as progress:
+        trajs, items, catalogue = collect(sources, data_root, list(synthetic or []),
+                                          skip_bad=skip_bad, report=report.skipped, progress=progress)
+        n_loaded = len(trajs)
+        trajs = dedupe(trajs)
+        splits = assign_splits(trajs, dev=dev, test=test, forced=TEST_ONLY_SOURCES)
+        rows: dict[str, dict[str, tuple[list, list]]] = {}
+        task = progress.add_task("render rows", total=len(trajs))
+        for split, group in splits.items():
+            write_jsonl(out / "trajectories" / f"{split}.jsonl", group)
+            for name in builders.DATASETS:
+                step_rows, seq_rows = [], []
+                for t in group:
+                    step_rows.extend(builders.STEP_ROWS[name](t))
+                    row = builders.sequence_row(t, name)
+                    if row is not None:
+                        seq_rows.append(row)
+                rows.setdefault(name, {})[split] = (step_rows, seq_rows)
+                write_jsonl(out / name / f"{split}.jsonl", step_rows)
+                write_jsonl(out / name / f"{split}.seq.jsonl", seq_rows)
+            progress.advance(task, len(group))
+        for name, recs in items.items():
+            write_jsonl(out / "items" / f"{name}.jsonl", recs)
+        for name, recs in catalogue.items():
+            write_jsonl(out / "catalogue" / f"{name}.jsonl", recs)
+
+        stats: dict[str, Any] = {
+            "prompt_version": PROMPT_VERSION,
+            "data_root": str(data_root),
+            "sources": sources,
+            "synthetic": [str(p) for p in synthetic or []],
+            "trajectories_loaded": n_loaded,
+            "trajectories_after_dedup": len(trajs),
+            "trajectories": {s: _by_source(g) for s, g in splits.items()},
+            "outcomes": {s: dict(Counter(t.outcome for t in g)) for s, g in splits.items()},
+            "items": {k: len(v) for k, v in items.items()},
+            "catalogue": {k: len(v) for k, v in catalogue.items()},
+            "rows": {name: {split: {"step_rows": _by_source(r[0], key="source"),
+                                    "seq_rows": _by_source(r[1], key="source")}
+                            for split, r in per.items()} for name, per in rows.items()},
+            "skipped_bad": report.skipped.skipped,
+            "skipped_examples": report.skipped.examples,
+        }
+        if tokenizer:
+            stats["tokens"] = token_stats(rows, tokenizer, progress)
+    write_json(out / "stats.json", stats)
+    report.counts = stats
+    return report
+
+
+def _by_source(records: list, key: str = "source") -> dict[str, int]:
+    counts = Counter(r[key] if isinstance(r, dict) else getattr(r, key) for r in records)
+    return {"total": len(records), **dict(sorted(counts.items()))}
+
+
+def token_stats(rows: dict[str, dict[str, tuple[list, list]]], tokenizer_name: str,
+                progress: Progress | None = None) -> dict[str, Any]:
+    """Token-length percentiles per dataset (per-step rows: prompt+completion; seq rows: text)."""
+    import numpy as np
+
+    tok = load_stats_tokenizer(tokenizer_name)
+    out: dict[str, Any] = {"tokenizer": tokenizer_name}
+    task = progress.add_task("token stats", total=len(rows)) if progress else None
+    for name, per in rows.items():
+        out[name] = {}
+        for split, (step_rows, seq_rows) in per.items():
+            entry = {}
+            for label, texts in (("step", [r["prompt"] + r["completion"] for r in step_rows]),
+                                 ("seq", [r["text"] for r in seq_rows])):
+                if not texts:
+                    continue
+                lengths = np.array([len(ids) for ids in tok(texts, split_special_tokens=True)["input_ids"]])
+                entry[label] = {"rows": int(len(lengths)), "tokens": int(lengths.sum()),
+                                **{f"p{q}": int(np.percentile(lengths, q)) for q in (50, 90, 99)},
+                                "max": int(lengths.max())}
+            out[name][split] = entry
+        if progress:
+            progress.advance(task)
+    return out
+
+
+def load_stats_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    if name == "embedded":
+        from multiagentllm.models.embedded import embedded_model_dir
+
+        return AutoTokenizer.from_pretrained(embedded_model_dir())
+    return AutoTokenizer.from_pretrained(name)
