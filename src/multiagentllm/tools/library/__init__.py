@@ -1,0 +1,10 @@
+"""The built-in offline tools, one module per domain."""
+
+from __future__ import annotations
+
+from multiagentllm.tools.library import calendar, finance, knowledge, mathtools, text, travel, units, weather
+
+DOMAINS = {"travel": travel.TOOLS, "weather": weather.TOOLS, "calendar": calendar.TOOLS,
+           "finance": finance.TOOLS, "units": units.TOOLS, "math": mathtools.TOOLS, "text": text.TOOLS,
+           "knowledge": knowledge.TOOLS}
+BUILTIN_TOOLS = [t for tools in DOMAINS.values() for t in tools]

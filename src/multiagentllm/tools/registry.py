@@ -1,0 +1,270 @@
+"""The tool registry: schemas for the prompts, and a `call` that never crashes its caller.
+
+A tool is a typed Python function decorated with `@tool`; its OpenAI function schema is derived
+from the signature and the docstring (see `schema.py`), never written twice.  Tools that need
+per-episode state (the travel database, the calendar) take a first parameter `world: World`; the
+registry injects its own `World`, so `registry.fresh()` gives a new, isolated environment.
+
+`ToolRegistry.call` turns every failure into an error `Observation` whose content is
+`{"error": "..."}`: an unknown tool (with close names suggested), missing, unexpected or mistyped
+arguments (checked with jsonschema), an exception inside the tool, and a timeout.
+
+Timeout limits: the tool runs in a daemon thread joined with the timeout.  When it overruns, the
+registry raises `ToolTimeout` inside that thread (`PyThreadState_SetAsyncExc`), which stops pure
+Python code (loops, recursion) at its next bytecode; a tool blocked inside one C call (a sleep, a
+socket read) is only stopped when that call returns, and state it was changing may be left half
+done.  The caller gets its error observation on time either way.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import difflib
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+from multiagentllm.tools.schema import function_schema
+from multiagentllm.tools.world import World
+
+
+class ToolError(Exception):
+    """Raised by a tool for a failure the agent should see and can act on (e.g. not found)."""
+
+
+class ToolTimeout(Exception):
+    """Raised inside a tool's thread when it overruns its timeout."""
+
+
+@dataclass
+class Observation:
+    """What a tool call returns to the agent: `content` is the text the model sees."""
+
+    content: str
+    ok: bool
+    error: str | None = None
+    data: Any = None
+
+
+@dataclass
+class FunctionTool:
+    """A Python function with its derived schema; `domain` groups tools into tool sets."""
+
+    name: str
+    schema: dict[str, Any]
+    fn: Callable[..., Any]
+    domain: str = "general"
+    needs_world: bool = False
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return self.fn(**kwargs)
+
+
+def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None,
+         domain: str = "general") -> Any:
+    """Decorator: turn a typed, documented function into a `FunctionTool`.
+
+    A first parameter named `world` receives the registry's `World` and is not in the schema."""
+
+    def wrap(f: Callable[..., Any]) -> FunctionTool:
+        import inspect
+
+        params = list(inspect.signature(f).parameters)
+        needs_world = bool(params) and params[0] == "world"
+        schema = function_schema(f, name=name, skip=("world",) if needs_world else ())
+        return FunctionTool(schema["name"], schema, f, domain, needs_world)
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def to_content(value: Any) -> str:
+    """Compact, deterministic text of a tool result (JSON unless it already is a string)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def error_observation(message: str) -> Observation:
+    return Observation(content=json.dumps({"error": message}, ensure_ascii=False), ok=False,
+                       error=message)
+
+
+def _type_name(value: Any) -> str:
+    return {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
+            dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def validate_arguments(schema: dict[str, Any], arguments: Any) -> str | None:
+    """Return a readable reason why `arguments` do not fit the tool's schema, or None."""
+    name = schema["name"]
+    if not isinstance(arguments, dict):
+        return f"arguments for {name!r} must be a JSON object, got {_type_name(arguments)}"
+    params = schema.get("parameters") or {}
+    props = params.get("properties") or {}
+    missing = [p for p in params.get("required", []) if p not in arguments]
+    if missing:
+        return f"missing required argument(s) {', '.join(map(repr, missing))} for {name!r}"
+    unknown = [a for a in arguments if a not in props]
+    if unknown:
+        expected = ", ".join(props) or "none"
+        return (f"unexpected argument(s) {', '.join(map(repr, unknown))} for {name!r} "
+                f"(expected: {expected})")
+    for arg, value in arguments.items():
+        errors = list(_validator(json.dumps(props[arg], sort_keys=True)).iter_errors(value))
+        if errors:
+            want = props[arg].get("type") or props[arg].get("enum") or "a valid value"
+            if "enum" in props[arg]:
+                return f"argument {arg!r} of {name!r} must be one of {props[arg]['enum']}, got {value!r}"
+            return (f"argument {arg!r} of {name!r} must be {want}, got {_type_name(value)} "
+                    f"{json.dumps(value, ensure_ascii=False)[:60]}")
+    return None
+
+
+_VALIDATORS: dict[str, Any] = {}
+
+
+def _validator(schema_json: str) -> Any:
+    if schema_json not in _VALIDATORS:
+        schema = json.loads(schema_json)
+        schema.pop("default", None)
+        _VALIDATORS[schema_json] = jsonschema.Draft7Validator(schema)
+    return _VALIDATORS[schema_json]
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                   ctypes.py_object(ToolTimeout))
+
+
+def run_with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
+    """Run `fn()`; with a timeout, in a daemon thread that is interrupted when it overruns."""
+    if timeout is None:
+        return fn()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = e
+
+    thread = threading.Thread(target=target, daemon=True, name="tool-call")
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        _interrupt(thread)
+        raise ToolTimeout(f"timed out after {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+@dataclass
+class ToolRegistry:
+    """Named tools bound to one `World`; `call` validates and executes, `schemas` feeds prompts."""
+
+    tools: dict[str, Any] = field(default_factory=dict)
+    world: World = field(default_factory=World)
+    default_timeout: float | None = 10.0
+    toolsets: dict[str, list[str]] = field(default_factory=dict)
+
+    def register(self, t: Any, *, domain: str | None = None) -> Any:
+        """Add a `FunctionTool`, a plain documented function, or any object with `name`,
+        `schema` and `__call__` (simulated APIs)."""
+        if not hasattr(t, "schema"):
+            t = tool(t, domain=domain or "general")
+        if t.name in self.tools:
+            raise ValueError(f"tool {t.name!r} is already registered")
+        self.tools[t.name] = t
+        return t
+
+    def extend(self, tools: Iterable[Any]) -> None:
+        for t in tools:
+            self.register(t)
+
+    def fresh(self, *, seed: int | None = None, now: Any = None) -> "ToolRegistry":
+        """The same tools with a new, empty `World` (one per episode keeps episodes isolated)."""
+        world = World(seed=self.world.seed if seed is None else seed,
+                      now=self.world.now if now is None else now)
+        return ToolRegistry(dict(self.tools), world, self.default_timeout,
+                            {k: list(v) for k, v in self.toolsets.items()})
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tools
+
+    def __len__(self) -> int:
+        return len(self.tools)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.tools)
+
+    def get(self, name: str) -> Any:
+        return self.tools[name]
+
+    def domain(self, name: str) -> str:
+        return getattr(self.tools[name], "domain", "general")
+
+    def schemas(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """OpenAI function schemas, in the order of `names` (all tools when None)."""
+        names = self.names if names is None else list(names)
+        unknown = [n for n in names if n not in self.tools]
+        if unknown:
+            raise KeyError(f"unknown tool(s) {unknown}")
+        return [self.tools[n].schema for n in names]
+
+    def add_toolset(self, name: str, names: Iterable[str]) -> None:
+        self.toolsets[name] = list(names)
+
+    def toolset_names(self) -> list[str]:
+        domains = sorted({self.domain(n) for n in self.tools})
+        return ["all", *domains, *sorted(set(self.toolsets) - set(domains) - {"all"})]
+
+    def toolset(self, name: str) -> list[str]:
+        """Tool names of a named set: "all", a domain ("travel", "weather", ...) or a custom set."""
+        if name == "all":
+            return self.names
+        if name in self.toolsets:
+            return list(self.toolsets[name])
+        found = [n for n in self.tools if self.domain(n) == name]
+        if not found:
+            raise KeyError(f"unknown tool set {name!r}; known: {', '.join(self.toolset_names())}")
+        return found
+
+    def suggest(self, name: str, n: int = 3) -> list[str]:
+        """Registered names close to a (hallucinated) one."""
+        lower = {k.lower(): k for k in self.tools}
+        close = difflib.get_close_matches(name.lower(), list(lower), n=n, cutoff=0.5)
+        contains = [k for k in lower if name.lower() in k or (len(k) > 3 and k in name.lower())]
+        return list(dict.fromkeys(lower[k] for k in [*close, *contains]))[:n]
+
+    def call(self, name: str, arguments: dict[str, Any] | None = None, *,
+             timeout: float | None = None) -> Observation:
+        """Validate and run one call; every failure becomes an error observation."""
+        if name not in self.tools:
+            hint = self.suggest(name)
+            return error_observation(f"unknown tool {name!r}"
+                                     + (f"; did you mean {', '.join(map(repr, hint))}?" if hint else ""))
+        t = self.tools[name]
+        arguments = {} if arguments is None else arguments
+        reason = validate_arguments(t.schema, arguments)
+        if reason:
+            return error_observation(reason)
+        kwargs = dict(arguments)
+        if getattr(t, "needs_world", False):
+            kwargs["world"] = self.world
+        try:
+            value = run_with_timeout(lambda: t(**kwargs),
+                                     self.default_timeout if timeout is None else timeout)
+        except ToolTimeout as e:
+            return error_observation(f"tool {name!r} {e}")
+        except ToolError as e:
+            return error_observation(str(e))
+        except Exception as e:  # noqa: BLE001 - a broken tool must not crash the agent
+            return error_observation(f"tool {name!r} failed: {type(e).__name__}: {e}")
+        return Observation(content=to_content(value), ok=True, data=value)
