@@ -1,0 +1,25 @@
+"""The one tokenization rule shared by training and the runtime, so both see the same tokens.
+
+The seed's training format writes `<s>` and `</s>` as literal text; with `split_special_tokens`
+they are tokenized as text even when a tokenizer happens to know them as special tokens.  The
+tokenizer's own `add_special_tokens` default stays (a BOS where the model expects one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def encode(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of `text` under the shared rule."""
+    return list(tokenizer(text, split_special_tokens=True)["input_ids"])
+
+
+def encode_with_offsets(tokenizer: Any, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """Token ids and their character ranges in `text`; the same ids as `encode`.
+
+    Training uses the ranges to mark which tokens fall inside supervised spans.  Needs a fast
+    (Rust-backed) tokenizer, which every model this project loads has.
+    """
+    enc = tokenizer(text, split_special_tokens=True, return_offsets_mapping=True)
+    return list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]

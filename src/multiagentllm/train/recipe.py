@@ -1,0 +1,229 @@
+"""The one SFT recipe: every GLPFT stage (and the single-LLM baseline) is this function plus a config.
+
+    from multiagentllm.train import TrainConfig, train_stage
+    train_stage(TrainConfig(data="DATA", out="CKPT", dataset="global", max_steps=20))
+
+It stands on the transformers `Trainer` (checkpointing, schedules, gradient accumulation, bf16
+autocast, gradient checkpointing, accelerate/DeepSpeed/FSDP launch) with PEFT LoRA, and adds what
+GLPFT needs: span-labelled, padding-free packed rows; a stop on a non-finite loss; output written
+to a temporary folder and renamed into place only on success, so a failed run never replaces a
+finished stage; a resumable work folder (`CKPT/.work/<stage>/checkpoint-*`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from multiagentllm.train.artifacts import (
+    check_manifest, plot_loss, read_manifest, update_manifest, write_card,
+)
+from multiagentllm.train.collate import PackedDataset, collate_packs
+from multiagentllm.train.config import ConfigError, TrainConfig, TrainingError
+from multiagentllm.train.data import SplitStats, file_hash, load_split, pack
+
+
+@dataclass
+class StageResult:
+    path: Path
+    metrics: dict[str, Any]
+
+
+def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None = None) -> StageResult:
+    """Train one stage and write `CKPT/<stage>/` (weights, config, metrics, card, loss curve)."""
+    import torch
+    from transformers import TrainingArguments, set_seed
+
+    from multiagentllm.roles.render import PROMPT_VERSION
+    from multiagentllm.train.trainer import SpanTrainer
+
+    cfg.validate()
+    out = Path(cfg.out)
+    final = out / cfg.folder
+    if stage_folder_done(final) and not cfg.overwrite:
+        raise ConfigError(f"{final} already holds a finished stage; pass overwrite=true to retrain it "
+                          "(the old one is replaced only when the new run succeeds)")
+    check_manifest(out, cfg, PROMPT_VERSION)
+    _check_data_version(Path(cfg.data), PROMPT_VERSION)
+    work = out / ".work" / cfg.stage
+    last = last_checkpoint(work)
+    if last is not None and not resume:
+        raise TrainingError(f"{work} holds checkpoints of an unfinished run; pass --resume to "
+                            f"continue from {last.name}, or delete {work} to start over")
+
+    set_seed(cfg.seed)
+    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else (
+        "cpu" if cfg.device == "auto" else cfg.device)
+    model, tokenizer, base_path = build_model(cfg)
+    train_rows, train_stats = load_split(tokenizer, cfg.data, cfg.dataset, cfg.train_split,
+                                         max_length=cfg.max_length, limit=cfg.max_train_rows)
+    dev_rows, dev_stats = load_split(tokenizer, cfg.data, cfg.dataset, cfg.dev_split,
+                                     max_length=cfg.max_length, limit=cfg.max_dev_rows, required=False)
+    train_set = PackedDataset(train_rows, pack([len(e.input_ids) for e in train_rows],
+                                               cfg.pack_tokens, cfg.seed))
+    dev_set = PackedDataset(dev_rows, pack([len(e.input_ids) for e in dev_rows], cfg.pack_tokens,
+                                           cfg.seed)) if dev_rows else None
+    steps = resolve_steps(cfg, train_set)
+    bf16 = cfg.bf16 and (device == "cpu" or torch.cuda.is_bf16_supported())
+    args = TrainingArguments(
+        output_dir=str(work), per_device_train_batch_size=cfg.packs_per_step,
+        per_device_eval_batch_size=cfg.packs_per_step, gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup,
+        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, num_train_epochs=cfg.epochs,
+        max_steps=steps, bf16=bf16, use_cpu=device == "cpu",
+        activation_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        logging_steps=cfg.logging_steps, logging_first_step=True, save_strategy="steps",
+        save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
+        eval_strategy="steps" if cfg.eval_steps > 0 and dev_set else "no",
+        eval_steps=cfg.eval_steps or None, seed=cfg.seed, data_seed=cfg.seed, report_to="none",
+        remove_unused_columns=False, disable_tqdm=not cfg.progress, dataloader_num_workers=0)
+    trainer = SpanTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
+                          data_collator=collate_packs, callbacks=callbacks or [])
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(last) if last is not None else None)
+    seconds = time.perf_counter() - started
+    metrics = {"train_loss": result.training_loss, "steps": trainer.state.global_step,
+               "train_seconds_this_run": round(seconds, 2),
+               "tokens_per_second": round(trainer.tokens / seconds, 1) if seconds else None,
+               "target_tokens_per_second": round(trainer.targets / seconds, 1) if seconds else None,
+               "resumed_from": last.name if last is not None else None,
+               "device": device, "bf16": bf16}
+    if dev_set is not None:
+        metrics.update(trainer.evaluate())
+    metrics.update(data=_data_metrics(train_stats, dev_stats), data_hash=file_hash(
+        [train_stats.path, dev_stats.path]), prompt_version=PROMPT_VERSION,
+        trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad))
+    path = _publish(cfg, trainer, tokenizer, metrics, base_path, PROMPT_VERSION)
+    if not cfg.keep_checkpoints:
+        shutil.rmtree(work, ignore_errors=True)
+    return StageResult(path, metrics)
+
+
+def stage_folder_done(path: Path) -> bool:
+    return (path / "metrics.json").exists()
+
+
+def last_checkpoint(work: Path) -> Path | None:
+    """The newest *complete* checkpoint (trainer_state.json is written last); newer partial
+    ones, left by a kill in the middle of a save, are removed so they cannot be mistaken later."""
+    if not work.is_dir():
+        return None
+    found = sorted((p for p in work.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for p in found:
+        try:
+            json.loads((p / "trainer_state.json").read_text())
+            return p
+        except (OSError, ValueError):
+            shutil.rmtree(p, ignore_errors=True)
+    return None
+
+
+def resolve_steps(cfg: TrainConfig, train_set: PackedDataset) -> int:
+    """max_steps if set, else the steps that cover `token_budget`, else -1 (epochs decide)."""
+    if cfg.max_steps > 0:
+        return cfg.max_steps
+    if cfg.token_budget > 0:
+        per_step = train_set.tokens() / len(train_set) * cfg.packs_per_step * cfg.grad_accum
+        return max(1, math.ceil(cfg.token_budget / per_step / _world_size()))
+    return -1
+
+
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def build_model(cfg: TrainConfig) -> tuple[Any, Any, Path]:
+    """The model a stage trains: base or merged stage-1 backbone, wrapped in LoRA if configured."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from multiagentllm.models.load import load_tokenizer, resolve_base
+
+    base_path = resolve_base(cfg.base)
+    tokenizer = load_tokenizer(base_path)
+    if cfg.init == "stage1":
+        stage1 = Path(cfg.out) / (read_manifest(Path(cfg.out)) or {}).get("stage1", "stage1_backbone")
+        if not stage_folder_done(stage1):
+            raise ConfigError(f"init=stage1 needs a finished stage-1 backbone at {stage1}; "
+                              "train stage1_backbone first")
+        if cfg.format == "full":
+            model = AutoModelForCausalLM.from_pretrained(stage1, dtype=torch.float32)
+        else:
+            from peft import PeftModel
+
+            model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+            model = PeftModel.from_pretrained(model, stage1).merge_and_unload()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    model.config.use_cache = False
+    if cfg.format == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(
+            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+            target_modules=cfg.lora_targets, task_type="CAUSAL_LM"))
+    return model, tokenizer, base_path
+
+
+def _data_metrics(train: SplitStats, dev: SplitStats) -> dict[str, Any]:
+    return {"train": train.summary(), "dev": dev.summary() if dev.path else None}
+
+
+def _check_data_version(data: Path, version: str) -> None:
+    stats = data / "stats.json"
+    if stats.exists():
+        found = json.loads(stats.read_text(encoding="utf-8")).get("prompt_version")
+        if found and found != version:
+            raise ConfigError(f"{data} was built with prompt format {found!r} but this code renders "
+                              f"{version!r}; rebuild the data with `umi data build`")
+
+
+def _publish(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, Any],
+             base_path: Path, prompt_version: str) -> Path:
+    """Write the stage folder beside its final place, then rename it in (and update the manifest)."""
+    import torch
+    import yaml
+
+    out = Path(cfg.out)
+    final = out / cfg.folder
+    tmp = Path(tempfile.mkdtemp(prefix=f".{cfg.folder}.tmp-", dir=out))
+    try:
+        model = trainer.model
+        model.to(getattr(torch, cfg.save_dtype))
+        model.save_pretrained(tmp, safe_serialization=True)
+        if cfg.format == "full":
+            tokenizer.save_pretrained(tmp)
+        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        plot_loss(trainer.state.log_history, tmp / "loss.png", title=cfg.stage)
+        write_card(tmp / "README.md", cfg, metrics, base_path, prompt_version)
+        _make_readable(tmp)
+        old = None
+        if final.exists():
+            old = out / f".{cfg.folder}.old-{os.getpid()}"
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    update_manifest(out, cfg, prompt_version)
+    return final
+
+
+def _make_readable(folder: Path) -> None:
+    """mkdtemp makes a private folder; a published stage gets the user's usual permissions."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for f in folder.rglob("*"):
+        f.chmod((0o777 if f.is_dir() else 0o666) & ~umask)
