@@ -1,0 +1,208 @@
+"""`load_llm`: a trained checkpoint directory (see the layout below) as one `LLM`.
+
+    CKPT/manifest.json   {"format": "lora"|"full", "base": "embedded"|DIR|HUB_ID,
+                          "prompt_version": ..., "stage1": "stage1_backbone",
+                          "roles": {"planner": {"path": "planner", "on": "stage1"}, ...}}
+    CKPT/stage1_backbone/  CKPT/planner/  CKPT/caller/  CKPT/summarizer/  CKPT/single/
+
+With LoRA, the roles trained on the same weights ("on": "stage1" = base merged with the stage-1
+adapter, or "base") share ONE model holding one adapter per role, switched per call: the trio
+costs about the memory of one model. `separate=True` (or `"format": "full"`) gives each role its
+own model instead.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from multiagentllm.roles.render import PROMPT_VERSION
+
+TRIO = ("planner", "caller", "summarizer")
+DEFAULT_NAMES = ("cpu-full", "cpu-demo")  # preferred shipped checkpoints under checkpoints/
+TRAIN_HINT = ("train one with `make demo` (or `umi demo`), or pass --checkpoint DIR "
+              "(a folder with manifest.json written by `umi train`)")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message names the folder and what to do."""
+
+
+@dataclass
+class RoleEntry:
+    path: Path
+    on: str
+
+
+@dataclass
+class Manifest:
+    root: Path
+    format: str
+    base: str
+    prompt_version: str | None
+    stage1: Path | None
+    roles: dict[str, RoleEntry]
+
+
+def read_manifest(checkpoint: str | Path) -> Manifest:
+    root = Path(checkpoint).expanduser()
+    path = root / "manifest.json"
+    if not root.is_dir():
+        raise CheckpointError(f"checkpoint {root} is not a directory")
+    if not path.exists():
+        raise CheckpointError(f"{root} has no manifest.json; is it a checkpoint written by `umi train`?")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    fmt = data.get("format")
+    if fmt not in ("lora", "full"):
+        raise CheckpointError(f"{path}: 'format' is {fmt!r}, expected 'lora' or 'full'")
+    if not isinstance(data.get("base"), str) or not data["base"]:
+        raise CheckpointError(f"{path}: missing 'base' (\"embedded\", a model folder or a hub id)")
+    roles = {}
+    for name, entry in (data.get("roles") or {}).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise CheckpointError(f"{path}: roles.{name} must be an object with a 'path'")
+        on = entry.get("on", "base")
+        if on not in ("base", "stage1"):
+            raise CheckpointError(f"{path}: roles.{name}.on is {on!r}, expected 'base' or 'stage1'")
+        roles[name] = RoleEntry(root / entry["path"], on)
+    stage1 = root / data["stage1"] if data.get("stage1") else None
+    return Manifest(root, fmt, data["base"], data.get("prompt_version"), stage1, roles)
+
+
+def repo_checkpoints() -> Path:
+    return Path(__file__).resolve().parents[4] / "checkpoints"
+
+
+def default_checkpoint() -> Path:
+    """The trio the repository ships under checkpoints/, or a CheckpointError saying how to train one."""
+    root = repo_checkpoints()
+    found = [root / n for n in DEFAULT_NAMES if (root / n / "manifest.json").exists()]
+    if not found and root.is_dir():
+        found = sorted(p.parent for p in root.glob("*/manifest.json"))
+    if not found:
+        raise CheckpointError("the embedded default model (SmolLM2-135M) has not been trained yet: "
+                              f"no checkpoint under {root}; {TRAIN_HINT}")
+    return found[0]
+
+
+def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtype: Any = None,
+             device: Any = None, separate: bool = False, lean: bool = True) -> Any:
+    """An `HFBackend` serving the trio (or the single-LLM baseline with `single=True`) of a
+    checkpoint; `None` means the shipped default. `dtype`/`device` default to float32 on CPU and
+    bfloat16 on CUDA."""
+    import torch
+
+    from multiagentllm.models.backends.hf import HFBackend
+    from multiagentllm.models.load import load_tokenizer, resolve_base
+
+    manifest = read_manifest(default_checkpoint() if checkpoint is None else checkpoint)
+    if manifest.prompt_version and manifest.prompt_version != PROMPT_VERSION:
+        warnings.warn(f"{manifest.root} was trained with prompts {manifest.prompt_version!r}, this "
+                      f"runtime renders {PROMPT_VERSION!r}; outputs may not follow the format",
+                      stacklevel=2)
+    wanted = ("single",) if single else TRIO
+    missing = [r for r in wanted if r not in manifest.roles]
+    if missing:
+        have = ", ".join(sorted(manifest.roles)) or "none"
+        raise CheckpointError(f"{manifest.root} has no {', '.join(missing)} model yet (trained roles: "
+                              f"{have}); finish its training chain or pick another checkpoint")
+    for role in wanted:
+        _check_folder(manifest.roles[role].path, manifest.format, role)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = _dtype(dtype, device)
+    base_path = resolve_base(manifest.base)
+    tokenizer = load_tokenizer(base_path)
+    if manifest.format == "full":
+        roles = {r: _full(manifest.roles[r].path, dtype, device) for r in wanted}
+    elif separate:
+        roles = {r: _separate(manifest, base_path, r, dtype, device) for r in wanted}
+    else:
+        roles = _shared(manifest, base_path, wanted, dtype, device)
+    return HFBackend(tokenizer, roles, lean=lean, source=str(manifest.root))
+
+
+def _dtype(dtype: Any, device: Any) -> Any:
+    import torch
+
+    if dtype is None:
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, str):
+        names = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+        if dtype not in names:
+            raise ValueError(f"dtype {dtype!r}: expected one of {', '.join(names)}")
+        return names[dtype]
+    return dtype
+
+
+def _check_folder(path: Path, fmt: str, role: str) -> None:
+    need = "adapter_config.json" if fmt == "lora" else "config.json"
+    if not (path / need).exists():
+        raise CheckpointError(f"the {role} weights at {path} are missing ({need} not found); "
+                              "the stage may not have finished")
+
+
+def _load(path: Path, dtype: Any, device: Any) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    return model.to(device).eval().requires_grad_(False)
+
+
+def _full(path: Path, dtype: Any, device: Any) -> Any:
+    from multiagentllm.models.backends.hf import RoleModel
+
+    return RoleModel(_load(path, dtype, device))
+
+
+def _weights_on(manifest: Manifest, base_path: Path, on: str, dtype: Any, device: Any) -> Any:
+    """The weights a role adapter was trained on: the base, or the base merged with stage 1."""
+    from peft import PeftModel
+
+    model = _load(base_path, dtype, device)
+    if on == "base":
+        return model
+    if manifest.stage1 is None:
+        raise CheckpointError(f"{manifest.root}: roles are trained on 'stage1' but the manifest names "
+                              "no stage1 backbone")
+    _check_folder(manifest.stage1, "lora", "stage-1 backbone")
+    return PeftModel.from_pretrained(model, manifest.stage1).merge_and_unload()
+
+
+def _separate(manifest: Manifest, base_path: Path, role: str, dtype: Any, device: Any) -> Any:
+    from peft import PeftModel
+
+    from multiagentllm.models.backends.hf import RoleModel
+
+    entry = manifest.roles[role]
+    model = _weights_on(manifest, base_path, entry.on, dtype, device)
+    return RoleModel(PeftModel.from_pretrained(model, entry.path).merge_and_unload().eval())
+
+
+def _shared(manifest: Manifest, base_path: Path, wanted: tuple[str, ...], dtype: Any,
+            device: Any) -> dict[str, Any]:
+    """One model per distinct "on" (normally one), holding every role's adapter."""
+    from peft import PeftModel
+
+    from multiagentllm.models.backends.hf import RoleModel
+
+    roles: dict[str, Any] = {}
+    for on in sorted({manifest.roles[r].on for r in wanted}):
+        model = None
+        for role in (r for r in wanted if manifest.roles[r].on == on):
+            path = manifest.roles[role].path
+            if model is None:
+                model = PeftModel.from_pretrained(
+                    _weights_on(manifest, base_path, on, dtype, device), path, adapter_name=role)
+            else:
+                model.load_adapter(path, adapter_name=role)
+            roles[role] = RoleModel(model, role)
+        model.eval().requires_grad_(False)
+    return roles

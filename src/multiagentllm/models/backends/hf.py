@@ -1,0 +1,69 @@
+"""In-process transformers backend: each role is (a model, the name of its adapter or None).
+
+Several roles may share one PEFT model with one LoRA adapter each; `complete` activates the
+role's adapter (`set_adapter`) before decoding, so the trio costs about the memory of one model.
+Roles may as well hold separate models (full fine-tunes, or `load_llm(..., separate=True)`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from multiagentllm.models.tokens import encode
+
+
+@dataclass
+class RoleModel:
+    model: Any
+    adapter: str | None = None
+
+
+class HFBackend:
+    """`LLM` over transformers models. `lean=True` uses the lean Llama runner where it applies
+    (see `lean.py`), the model's own forward elsewhere; `batch_size` caps rows per forward."""
+
+    def __init__(self, tokenizer: Any, roles: dict[str, RoleModel], *, lean: bool = True,
+                 batch_size: int = 8, source: str = ""):
+        if not roles:
+            raise ValueError("HFBackend needs at least one role")
+        self.tokenizer, self.roles = tokenizer, roles
+        self.lean, self.batch_size, self.source = lean, batch_size, source
+        self._runners: dict[int, Any] = {}
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def role(self, role: str) -> RoleModel:
+        if role not in self.roles:
+            where = f" in {self.source}" if self.source else ""
+            raise KeyError(f"no {role!r} model{where} (available roles: {', '.join(sorted(self.roles))})")
+        return self.roles[role]
+
+    def runner(self, model: Any) -> Any:
+        from multiagentllm.models.backends.decode import HFRunner
+        from multiagentllm.models.backends.lean import LeanLlama, unsupported_reason
+
+        key = id(model)
+        if key not in self._runners:
+            use_lean = self.lean and unsupported_reason(model) is None
+            self._runners[key] = LeanLlama(model) if use_lean else HFRunner(model)
+        return self._runners[key]
+
+    def complete(self, prompts: list[str], *, role: str, max_new_tokens: int,
+                 stop: list[str]) -> list[str]:
+        from multiagentllm.models.backends.decode import eos_ids, generate
+
+        entry = self.role(role)
+        if entry.adapter is not None:
+            entry.model.set_adapter(entry.adapter)
+        runner = self.runner(entry.model)
+        device = next(entry.model.parameters()).device
+        eos = eos_ids(entry.model, self.tokenizer)
+        out: list[str] = []
+        for i in range(0, len(prompts), self.batch_size):
+            ids = [encode(self.tokenizer, p) for p in prompts[i: i + self.batch_size]]
+            out += generate(runner, self.tokenizer, ids, max_new_tokens=max_new_tokens, stop=stop,
+                            eos=eos, pad_id=self.pad_id, device=device)
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        return len(encode(self.tokenizer, text))

@@ -1,0 +1,176 @@
+"""A lean greedy-decoding runner for Llama-architecture models (SmolLM2, TinyLlama).
+
+Why: at batch 1 on a CPU a 135M model is bound by per-op Python overhead, not arithmetic; the
+transformers forward (mask construction, cache objects, hooks, PEFT wrappers) costs several times
+the matrix products. This runner reads the *same* weight tensors (no copy) and runs the Llama
+equations with plain torch ops and a preallocated KV cache. LoRA adapters are applied unmerged
+(`x W^T + s (x A^T) B^T`) from whichever PEFT adapter is active at prefill time, so switching roles
+stays a pointer change and memory stays one base model.
+
+It only takes models it can run exactly (`unsupported_reason` says why not); everything else
+goes through `decode.HFRunner`. Tests check that both give the same tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+Lora = list[tuple[torch.Tensor, torch.Tensor]]  # (A, B * scaling) per active adapter
+_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def _is_lora(module: Any) -> bool:
+    return hasattr(module, "base_layer") and hasattr(module, "lora_A")
+
+
+def _base(model: Any) -> Any:
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def unsupported_reason(model: Any) -> str | None:
+    """None when `LeanLlama` runs `model` exactly, else why it cannot."""
+    base = _base(model)
+    cfg = base.config
+    if getattr(cfg, "model_type", None) != "llama":
+        return f"model_type is {getattr(cfg, 'model_type', None)!r}, not 'llama'"
+    if getattr(cfg, "attention_bias", False) or getattr(cfg, "mlp_bias", False):
+        return "linear layers with bias"
+    if getattr(cfg, "hidden_act", "silu") != "silu":
+        return f"activation {cfg.hidden_act!r}"
+    if getattr(cfg, "pretraining_tp", 1) != 1:
+        return "pretraining_tp > 1"
+    if not hasattr(base, "model") or not hasattr(base.model, "rotary_emb"):
+        return "no rotary embedding module"
+    for name, module in model.named_modules():
+        if not _is_lora(module):
+            continue
+        if name.rsplit(".", 1)[-1] not in _LINEARS:
+            return f"a LoRA adapter on {name.rsplit('.', 1)[-1]} (only attention and MLP layers are handled)"
+        if getattr(module, "merged", False) or any(module.use_dora.get(a, False) for a in module.lora_A):
+            return "merged or DoRA adapter layers"
+    return None
+
+
+@dataclass
+class _Layer:
+    ln1: torch.Tensor
+    ln2: torch.Tensor
+    weights: dict[str, tuple[torch.Tensor, Lora]]
+
+
+class LeanLlama:
+    """Runner (see `decode.Runner`) for a `LlamaForCausalLM`, or a PEFT model wrapping one."""
+
+    def __init__(self, model: Any):
+        reason = unsupported_reason(model)
+        if reason:
+            raise ValueError(f"LeanLlama cannot run this model: {reason}")
+        self.model = model
+        self.base = _base(model)
+        cfg = self.base.config
+        self.heads, self.kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        self.eps = cfg.rms_norm_eps
+        self.scale = self.head_dim ** -0.5
+
+    def _linear(self, module: Any) -> tuple[torch.Tensor, Lora]:
+        if not _is_lora(module):
+            return module.weight, []
+        if getattr(module, "disable_adapters", False):
+            return module.base_layer.weight, []
+        w = module.base_layer.weight
+        # PEFT keeps adapters in float32 under a bf16 base; cast them to the base's dtype.
+        lora = [(module.lora_A[a].weight.to(w.dtype), (module.lora_B[a].weight * module.scaling[a]).to(w.dtype))
+                for a in module.active_adapters if a in module.lora_A]
+        return w, lora
+
+    def _load(self) -> None:
+        """Bind the current weights, including whichever adapters are active right now."""
+        self.layers = []
+        for layer in self.base.model.layers:
+            mods = {"q_proj": layer.self_attn.q_proj, "k_proj": layer.self_attn.k_proj,
+                    "v_proj": layer.self_attn.v_proj, "o_proj": layer.self_attn.o_proj,
+                    "gate_proj": layer.mlp.gate_proj, "up_proj": layer.mlp.up_proj,
+                    "down_proj": layer.mlp.down_proj}
+            self.layers.append(_Layer(layer.input_layernorm.weight, layer.post_attention_layernorm.weight,
+                                      {k: self._linear(m) for k, m in mods.items()}))
+        self.embed = self.base.model.embed_tokens.weight
+        self.norm = self.base.model.norm.weight
+        self.head = self.base.lm_head.weight
+        self.dtype = self.embed.dtype
+
+    def _norm(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32:
+            return F.rms_norm(x, (x.shape[-1],), w, self.eps)
+        return w * F.rms_norm(x.float(), (x.shape[-1],), None, self.eps).to(x.dtype)
+
+    @staticmethod
+    def _lin(x: torch.Tensor, w: tuple[torch.Tensor, Lora]) -> torch.Tensor:
+        y = F.linear(x, w[0])
+        for a, b in w[1]:
+            y = y + F.linear(F.linear(x, a), b)
+        return y
+
+    @staticmethod
+    def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        half = x.shape[-1] // 2
+        return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+
+    def prefill(self, ids: torch.Tensor, mask: torch.Tensor | None, max_len: int) -> torch.Tensor:
+        self._load()
+        rows, width = ids.shape
+        shape = (rows, self.kv_heads, max_len, self.head_dim)
+        self.k_cache = [ids.new_zeros(shape, dtype=self.dtype) for _ in self.layers]
+        self.v_cache = [ids.new_zeros(shape, dtype=self.dtype) for _ in self.layers]
+        self.length = 0
+        if mask is None:
+            self.key_mask = None
+            pos = torch.arange(width, device=ids.device).expand(rows, width)
+            attn = None
+        else:
+            self.key_mask = torch.zeros((rows, max_len), dtype=torch.bool, device=ids.device)
+            self.key_mask[:, :width] = mask
+            pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
+            causal = torch.ones(width, width, dtype=torch.bool, device=ids.device).tril()
+            # A padding query attends to itself only, so no softmax row is empty (NaN-free).
+            attn = (causal & mask[:, None, None, :]) | torch.eye(width, dtype=torch.bool, device=ids.device)
+        self.next_pos = pos[:, -1] + 1
+        return self._forward(ids, pos, attn, causal=mask is None)
+
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        pos = self.next_pos[:, None]
+        self.next_pos = self.next_pos + 1
+        attn = None
+        if self.key_mask is not None:
+            self.key_mask[:, self.length] = True
+            attn = self.key_mask[:, None, None, : self.length + 1]
+        return self._forward(tokens[:, None], pos, attn, causal=False)
+
+    def _forward(self, ids: torch.Tensor, pos: torch.Tensor, attn: torch.Tensor | None,
+                 causal: bool) -> torch.Tensor:
+        rows, width = ids.shape
+        start, end = self.length, self.length + width
+        h = F.embedding(ids, self.embed)
+        cos, sin = self.base.model.rotary_emb(h, pos)
+        cos, sin = cos[:, None], sin[:, None]
+        for i, layer in enumerate(self.layers):
+            w = layer.weights
+            x = self._norm(h, layer.ln1)
+            q = self._lin(x, w["q_proj"]).view(rows, width, self.heads, self.head_dim).transpose(1, 2)
+            k = self._lin(x, w["k_proj"]).view(rows, width, self.kv_heads, self.head_dim).transpose(1, 2)
+            v = self._lin(x, w["v_proj"]).view(rows, width, self.kv_heads, self.head_dim).transpose(1, 2)
+            self.k_cache[i][:, :, start:end] = self._rope(k, cos, sin)
+            self.v_cache[i][:, :, start:end] = v
+            a = F.scaled_dot_product_attention(
+                self._rope(q, cos, sin), self.k_cache[i][:, :, :end], self.v_cache[i][:, :, :end],
+                attn_mask=attn, is_causal=causal and width > 1, scale=self.scale, enable_gqa=True)
+            h = h + self._lin(a.transpose(1, 2).reshape(rows, width, -1), w["o_proj"])
+            x = self._norm(h, layer.ln2)
+            h = h + self._lin(F.silu(self._lin(x, w["gate_proj"])) * self._lin(x, w["up_proj"]),
+                              w["down_proj"])
+        self.length = end
+        return F.linear(self._norm(h[:, -1], self.norm), self.head).float()

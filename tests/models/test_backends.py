@@ -1,0 +1,248 @@
+"""Backends on a tiny random Llama with LoRA adapters (seconds on a CPU), and the OpenAI-compatible
+backend against a tiny HTTP server on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from multiagentllm.models import load_llm  # noqa: E402
+from multiagentllm.models.backends import (  # noqa: E402
+    CheckpointError, Endpoint, OpenAIBackend, ScriptedLLM, cut_at_stop, read_manifest,
+)
+from multiagentllm.models.backends.openai_http import BackendError  # noqa: E402
+from multiagentllm.roles import planner  # noqa: E402
+from multiagentllm.roles.render import PROMPT_VERSION  # noqa: E402
+
+TEXTS = [
+    "You are the planner. Tools: search_flights, book_flight. <s> Book me a flight </s>",
+    "Rationale: I should search flights first.\nNext: Caller\nAction: search_flights",
+    'Action Input: {"origin": "New York", "destination": "Los Angeles", "date": "2024-06-11"}',
+    "Observation: {\"flights\": [{\"flight_id\": \"UA1234\", \"price_usd\": 240}]}",
+    "Answer:\nYour flight is booked; the reference is PNR7Q2.",
+]
+PROMPTS = ["<s> Book me a flight </s>\nRationale:", "Observation: {\"flights\": []}\nRationale: I",
+           "Action: search_flights\nAction Input: {\"origin\":"]
+
+
+def _tokenizer(folder: Path):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(TEXTS * 4, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
+                                   pad_token="<|endoftext|>")
+    fast.save_pretrained(folder)
+    return fast
+
+
+def _adapter(model, folder: Path, seed: int) -> None:
+    """A LoRA adapter with random (non-zero) A and B, so it changes the model's outputs."""
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
+                                                  init_lora_weights=False))
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_" in name:
+                p.normal_(0, 0.3)
+    peft_model.save_pretrained(folder)
+    peft_model.unload()
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    """CKPT/ with a tiny base, a stage-1 adapter, three role adapters and a single adapter."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    root = tmp_path_factory.mktemp("ckpt")
+    base = root / "base"
+    tok = _tokenizer(base)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                      bos_token_id=tok.eos_token_id)
+    LlamaForCausalLM(cfg).save_pretrained(base)
+    for i, name in enumerate(["stage1_backbone", "planner", "caller", "summarizer", "single"]):
+        _adapter(LlamaForCausalLM.from_pretrained(base), root / name, seed=i + 1)
+    roles = {r: {"path": r, "on": "stage1"} for r in ("planner", "caller", "summarizer")}
+    roles["single"] = {"path": "single", "on": "base"}
+    (root / "manifest.json").write_text(json.dumps({
+        "format": "lora", "base": str(base), "prompt_version": PROMPT_VERSION,
+        "stage1": "stage1_backbone", "roles": roles}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def trio(ckpt):
+    return load_llm(ckpt)
+
+
+def _gen(llm, prompts, role="planner", n=12, stop=()):
+    return llm.complete(prompts, role=role, max_new_tokens=n, stop=list(stop))
+
+
+def test_trio_shares_one_base_and_switching_adapters_changes_outputs(trio):
+    models = {id(trio.role(r).model) for r in ("planner", "caller", "summarizer")}
+    assert len(models) == 1  # one model holding three adapters
+    outs = {r: _gen(trio, PROMPTS[:1], role=r)[0] for r in ("planner", "caller", "summarizer")}
+    assert len(set(outs.values())) == 3, outs
+    assert _gen(trio, PROMPTS[:1], role="planner")[0] == outs["planner"]  # switching back restores
+
+
+def test_lean_runner_matches_transformers_forward(ckpt, trio):
+    from multiagentllm.models.backends.lean import LeanLlama
+
+    plain = load_llm(ckpt, lean=False)
+    assert isinstance(trio.runner(trio.role("caller").model), LeanLlama)
+    for role in ("planner", "caller"):
+        assert _gen(trio, PROMPTS, role=role, n=16) == _gen(plain, PROMPTS, role=role, n=16)
+
+
+def test_batch_equals_one_by_one(trio):
+    batch = _gen(trio, PROMPTS, role="caller", n=16)
+    assert batch == [_gen(trio, [p], role="caller", n=16)[0] for p in PROMPTS]
+
+
+def test_separate_models_give_the_same_outputs(ckpt, trio):
+    sep = load_llm(ckpt, separate=True)
+    assert len({id(sep.role(r).model) for r in ("planner", "caller", "summarizer")}) == 3
+    for role in ("planner", "summarizer"):
+        assert _gen(sep, PROMPTS, role=role) == _gen(trio, PROMPTS, role=role)
+
+
+def test_stop_strings_cut_the_output(trio):
+    free = _gen(trio, PROMPTS[:1], n=24)[0]
+    assert len(free) > 6
+    stop = free[4:7]
+    cut = _gen(trio, PROMPTS[:1], n=24, stop=[stop])[0]
+    assert cut == free[: free.find(stop)]
+    assert stop not in cut
+
+
+def test_single_mode_loads_only_the_single_role(ckpt):
+    single = load_llm(ckpt, single=True)
+    assert list(single.roles) == ["single"]
+    assert _gen(single, PROMPTS[:1], role="single")
+    with pytest.raises(KeyError, match="no 'planner' model"):
+        _gen(single, PROMPTS[:1], role="planner")
+
+
+def test_missing_role_and_bad_manifest_are_clear_errors(ckpt, tmp_path):
+    partial = json.loads((ckpt / "manifest.json").read_text())
+    del partial["roles"]["caller"]
+    (tmp_path / "manifest.json").write_text(json.dumps(partial))
+    with pytest.raises(CheckpointError, match="no caller model yet"):
+        load_llm(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="invalid JSON"):
+        read_manifest(tmp_path)
+    with pytest.raises(CheckpointError, match="no manifest.json"):
+        read_manifest(tmp_path / "..")
+    unfinished = dict(partial, roles={r: {"path": r, "on": "stage1"} for r in ("planner", "caller", "summarizer")})
+    (tmp_path / "manifest.json").write_text(json.dumps(unfinished))
+    with pytest.raises(CheckpointError, match="weights at .* are missing"):
+        load_llm(tmp_path)
+
+
+def test_no_shipped_checkpoint_says_how_to_train(monkeypatch, tmp_path):
+    from multiagentllm.models.backends import checkpoint
+
+    monkeypatch.setattr(checkpoint, "repo_checkpoints", lambda: tmp_path / "checkpoints")
+    with pytest.raises(CheckpointError, match="has not been trained yet"):
+        load_llm(None)
+
+
+def test_count_tokens_uses_the_shared_rule(trio):
+    from multiagentllm.models.tokens import encode
+
+    assert trio.count_tokens(TEXTS[0]) == len(encode(trio.tokenizer, TEXTS[0]))
+
+
+# --- scripted ------------------------------------------------------------------------------------
+
+def test_scripted_cuts_at_stop_and_reports_exhaustion():
+    llm = ScriptedLLM({"planner": ["Rationale: search.\nNext: Caller\nAction: x", lambda p: p[-3:]]})
+    assert llm.complete(["p"], role="planner", max_new_tokens=9, stop=planner.STOP) == [
+        "Rationale: search.\nNext: Caller"]
+    assert llm.complete(["abcdef"], role="planner", max_new_tokens=9, stop=[]) == ["def"]
+    with pytest.raises(RuntimeError, match="ran out of outputs for role 'planner' after 2 calls"):
+        llm.complete(["p"], role="planner", max_new_tokens=9, stop=[])
+    with pytest.raises(RuntimeError, match="no outputs for role 'caller'"):
+        llm.complete(["p"], role="caller", max_new_tokens=9, stop=[])
+    assert cut_at_stop("a\nB\nC", ["\nC", "\nB"]) == "a"
+
+
+# --- OpenAI-compatible HTTP ------------------------------------------------------------------------
+
+class _Handler(BaseHTTPRequestHandler):
+    requests: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body["_path"], body["_auth"] = self.path, self.headers.get("Authorization")
+        _Handler.requests.append(body)
+        if body["model"] == "broken":
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b"model crashed")
+            return
+        prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+        choices = [{"index": i, "text": f"[{body['model']}] {p[-5:]}\nObservation: leak"}
+                   for i, p in reversed(list(enumerate(prompts)))]
+        data = json.dumps({"choices": choices, "usage": {"prompt_tokens": 7, "completion_tokens": 3}})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(data.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = HTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    _Handler.requests = []
+    yield f"http://127.0.0.1:{httpd.server_port}/v1"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_openai_backend_per_role_models_stop_and_order(server):
+    llm = OpenAIBackend({"planner": Endpoint(server, "umi-planner", api_key="k"),
+                         "*": Endpoint(server, "umi-{role}")})
+    out = llm.complete(["first", "second"], role="planner", max_new_tokens=11, stop=planner.STOP)
+    assert out == ["[umi-planner] first", "[umi-planner] econd"]  # ordered by index, cut at stop
+    req = _Handler.requests[-1]
+    assert req["_path"] == "/v1/completions" and req["_auth"] == "Bearer k"
+    assert req["max_tokens"] == 11 and req["temperature"] == 0
+    assert req["stop"] == planner.STOP[:4]  # servers cap stop strings; the rest are cut client-side
+    assert llm.complete(["x"], role="caller", max_new_tokens=5, stop=[])[0].startswith("[umi-caller] x")
+    assert llm.prompt_tokens == 14 and llm.completion_tokens == 6
+
+
+def test_openai_backend_errors_name_the_endpoint(server):
+    with pytest.raises(BackendError, match="answered 500 for role 'planner': model crashed"):
+        OpenAIBackend(Endpoint(server, "broken")).complete(["x"], role="planner", max_new_tokens=5, stop=[])
+    with pytest.raises(BackendError, match="no endpoint configured for role 'caller'"):
+        OpenAIBackend({"planner": Endpoint(server, "m")}).complete(["x"], role="caller",
+                                                                   max_new_tokens=5, stop=[])
+    dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    with pytest.raises(BackendError, match="cannot reach"):
+        OpenAIBackend(Endpoint(dead, "m"), timeout=2).complete(["x"], role="planner", max_new_tokens=5, stop=[])
