@@ -101,10 +101,9 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
            "Gorilla APIBench train splits (instruction + API call), with data/api docs"),
     Source("apibench_eval", ("gorilla/data/apibench/*_eval.json",), "apibench:load_apibench", "call",
            "Gorilla APIBench eval splits"),
-    Source("bfcl", ("gorilla/berkeley-function-call-leaderboard/bfcl_eval/data/BFCL_v*_simple*.json",
-                    "gorilla/berkeley-function-call-leaderboard/bfcl_eval/data/BFCL_v*_multiple.json",
-                    "gorilla/berkeley-function-call-leaderboard/bfcl_eval/data/BFCL_v*_parallel*.json",
-                    "gorilla/berkeley-function-call-leaderboard/bfcl_eval/data/BFCL_v*_irrelevance.json"),
+    Source("bfcl", tuple(f"gorilla/berkeley-function-call-leaderboard/bfcl_eval/data/BFCL_v[0-9]_{c}.json"
+                         for c in ("simple", "simple_python", "multiple", "parallel", "parallel_multiple",
+                                   "irrelevance")),
            "bfcl:load_bfcl", "call", "Berkeley Function Calling Leaderboard single-turn questions"),
     Source("apibank", ("API-Bank/api-bank/test-data/level-[12]-*.json",
                        "API-Bank/api-bank/test-data/level-3-batch-inf.json",

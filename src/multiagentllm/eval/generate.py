@@ -1,0 +1,127 @@
+"""Batched, cached generation for the evaluators.
+
+Every evaluator turns its work into `Request`s (an item key, the turn being written, the prompt)
+and hands them to `Generator.run`, which
+
+* answers from the cache what an earlier (possibly interrupted) run already generated: the cache
+  is a JSONL file keyed by item key + model role + turn + a hash of the prompt, appended after
+  every batch, so killing a run loses at most one batch;
+* sorts the rest by prompt length and sends them to the model in batches (less padding);
+* uses the turn's own `STOP` strings and `MAX_NEW_TOKENS` from `multiagentllm.roles`, and the
+  model role "single" for every turn when the system is the single-LLM baseline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from multiagentllm.roles import caller, planner, single, summarizer
+from multiagentllm.types import LLM, Step
+
+TURNS = {"planner": planner, "caller": caller, "summarizer": summarizer}
+
+
+@dataclass(frozen=True)
+class Request:
+    key: str  # the item (and step) this prompt belongs to
+    turn: str  # planner | caller | summarizer: which role's turn is written
+    prompt: str
+
+
+@dataclass
+class System:
+    """What is evaluated: an LLM, and whether it is the single-LLM baseline."""
+
+    llm: LLM
+    single: bool = False
+    name: str = "alpha-umi"
+
+    def model_role(self, turn: str) -> str:
+        return "single" if self.single else turn
+
+    def prompt(self, turn: str, instruction: str, tools: list[dict], steps: list[Step],
+               rationale: str | None = None) -> str:
+        """The turn's prompt, rendered only by `multiagentllm.roles` (as in training and the agent)."""
+        if self.single:
+            return single.prompt_for(turn, instruction, tools, steps, rationale=rationale)
+        if turn == "caller":
+            return caller.prompt(instruction, tools, steps, rationale or "")
+        return TURNS[turn].prompt(instruction, tools, steps)
+
+
+def prompt_hash(prompt: str) -> str:
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:20]
+
+
+class Generator:
+    """Runs requests through a system's LLM in batches, with a resumable JSONL cache."""
+
+    def __init__(self, system: System, *, cache: str | os.PathLike | None = None, batch_size: int = 8,
+                 progress: bool = True):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.system, self.batch_size, self.progress = system, batch_size, progress
+        self.cache_path = Path(cache) if cache else None
+        self.cached: dict[str, str] = {}
+        self.generated = self.reused = 0
+        if self.cache_path is not None:
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            if self.cache_path.exists():
+                self._load()
+
+    def _load(self) -> None:
+        with self.cache_path.open(encoding="utf-8") as f:
+            for line in f:
+                try:
+                    row = json.loads(line)
+                    self.cached[row["key"]] = row["output"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue  # a line cut short by an interruption: generate it again
+
+    def cache_key(self, request: Request) -> str:
+        return f"{request.key}|{self.system.model_role(request.turn)}|{request.turn}|{prompt_hash(request.prompt)}"
+
+    def run(self, requests: list[Request], desc: str = "generating") -> list[str]:
+        """One output per request, in request order."""
+        keys = [self.cache_key(r) for r in requests]
+        todo = sorted({k: r for k, r in zip(keys, requests) if k not in self.cached}.items(),
+                      key=lambda kv: len(kv[1].prompt))
+        self.reused += len(requests) - len(todo)
+        if todo:
+            self._generate(todo, desc)
+        return [self.cached[k] for k in keys]
+
+    def _generate(self, todo: list[tuple[str, Request]], desc: str) -> None:
+        from tqdm import tqdm
+
+        by_turn: dict[str, list[tuple[str, Request]]] = {}
+        for key, request in todo:
+            by_turn.setdefault(request.turn, []).append((key, request))
+        bar = tqdm(total=len(todo), desc=desc, unit="prompt", disable=not self.progress, leave=False)
+        sink = self.cache_path.open("a", encoding="utf-8") if self.cache_path else None
+        try:
+            for turn, work in by_turn.items():
+                module = TURNS[turn]
+                for start in range(0, len(work), self.batch_size):
+                    batch = work[start:start + self.batch_size]
+                    outputs = self.system.llm.complete(
+                        [r.prompt for _, r in batch], role=self.system.model_role(turn),
+                        max_new_tokens=module.MAX_NEW_TOKENS, stop=list(module.STOP))
+                    if len(outputs) != len(batch):
+                        raise RuntimeError(f"the model returned {len(outputs)} outputs for {len(batch)} prompts")
+                    for (key, _), out in zip(batch, outputs):
+                        self.cached[key] = out
+                        if sink is not None:
+                            sink.write(json.dumps({"key": key, "output": out}, ensure_ascii=False) + "\n")
+                    if sink is not None:
+                        sink.flush()
+                    self.generated += len(batch)
+                    bar.update(len(batch))
+        finally:
+            bar.close()
+            if sink is not None:
+                sink.close()

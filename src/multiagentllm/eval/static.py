@@ -1,0 +1,136 @@
+"""Step-level ("static") evaluation, as in the alpha-UMi paper.
+
+At every step of a reference trajectory the system gets the gold history and writes the next
+output: the planner its decision (Plan ACC), the caller its call given the gold rationale
+(Act. EM, Hallu, Arg. F1), the summarizer the final answer after the gold history (ROUGE-L).
+Metrics are reported overall and per test group (`meta["group"]`, else the trajectory's source).
+
+Reads canonical trajectory JSONL, or the alpha-UMi `conversations` format (detected from the
+first record) through `multiagentllm.data.loaders.alpha_umi`.  A test item that does not parse is
+counted and reported with its file and line, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from multiagentllm.eval.generate import Generator, Request
+from multiagentllm.eval.metrics import action_em, argument_f1, hallucinated, mean, plan_correct, rouge_l
+from multiagentllm.io import DataError, SkipReport, read_trajectories
+from multiagentllm.roles import FormatError, caller, planner, summarizer
+from multiagentllm.types import Trajectory
+
+METRICS = ("plan_acc", "act_em", "hallu", "arg_f1", "rouge_l")
+
+
+def _first_record(path: Path) -> Any:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                try:
+                    return json.loads(line)
+                except json.JSONDecodeError:
+                    return None
+    return None
+
+
+def load_test_trajectories(path: str | os.PathLike, report: SkipReport) -> list[Trajectory]:
+    """Canonical JSONL or the alpha-UMi `conversations` format; bad items counted in `report`."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, None, "file not found")
+    first = _first_record(path)
+    alpha_umi = isinstance(first, dict) and ("conversations" in first or {"history", "target"} <= set(first))
+    if alpha_umi or (first is None and path.suffix == ".json"):  # JSONL, or one JSON array
+        try:
+            from multiagentllm.data.loaders.alpha_umi import load_alpha_umi
+        except ImportError:
+            raise DataError(path, None, "this file is in the alpha-UMi format, whose loader "
+                            "(multiagentllm.data.loaders.alpha_umi) is not installed") from None
+        return [t for t in load_alpha_umi(path, skip_bad=True, report=report) if isinstance(t, Trajectory)]
+    return list(read_trajectories(path, skip_bad=True, report=report))
+
+
+def group_of(traj: Trajectory) -> str:
+    return str(traj.meta.get("group") or traj.source)
+
+
+@dataclass
+class _Case:
+    traj: Trajectory
+    step: int
+    turn: str
+    request: Request
+
+
+def _cases(gen: Generator, trajs: list[Trajectory]) -> list[_Case]:
+    cases = []
+    for traj in trajs:
+        for t, step in enumerate(traj.steps):
+            history = traj.steps[:t]
+            key = f"{traj.id}@{t}"
+            prompt = gen.system.prompt("planner", traj.instruction, traj.tools, history)
+            cases.append(_Case(traj, t, "planner", Request(key, "planner", prompt)))
+            if step.next == "caller":
+                prompt = gen.system.prompt("caller", traj.instruction, traj.tools, history, step.rationale)
+                cases.append(_Case(traj, t, "caller", Request(key, "caller", prompt)))
+            elif step.next == "summarizer" and traj.answer:
+                prompt = gen.system.prompt("summarizer", traj.instruction, traj.tools, traj.steps[: t + 1])
+                cases.append(_Case(traj, t, "summarizer", Request(key, "summarizer", prompt)))
+    return cases
+
+
+def _score(case: _Case, output: str) -> dict[str, Any]:
+    """One case's record: the parsed prediction, its scores, and why it failed to parse."""
+    step, rec = case.traj.steps[case.step], {"id": case.traj.id, "step": case.step, "turn": case.turn,
+                                             "group": group_of(case.traj), "output": output}
+    try:
+        if case.turn == "planner":
+            _, predicted = planner.parse(output)
+            rec.update(predicted=predicted, reference=step.next)
+            rec["plan_acc"] = plan_correct(predicted, step.next)
+        elif case.turn == "caller":
+            call = caller.parse(output)
+            rec.update(predicted=call.to_dict(), reference=step.action.to_dict())
+            rec.update(act_em=action_em(call, step.action), hallu=hallucinated(call, case.traj.tool_names),
+                       arg_f1=argument_f1(call.arguments, step.action.arguments))
+        else:
+            answer = summarizer.parse(output)
+            rec.update(predicted=answer, reference=case.traj.answer, rouge_l=rouge_l(answer, case.traj.answer))
+    except FormatError as e:
+        rec["reason"] = str(e)
+        zero = {"planner": {"plan_acc": 0.0}, "caller": {"act_em": 0.0, "hallu": 0.0, "arg_f1": 0.0},
+                "summarizer": {"rouge_l": 0.0}}[case.turn]
+        rec.update(zero)
+    return rec
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {m: mean(r[m] for r in records if m in r) for m in METRICS}
+    out["counts"] = {turn: sum(r["turn"] == turn for r in records) for turn in ("planner", "caller", "summarizer")}
+    out["unparsed"] = sum("reason" in r for r in records)
+    return out
+
+
+def evaluate_static(path: str | os.PathLike, gen: Generator, *, limit: int | None = None
+                    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Evaluate every step of the first `limit` trajectories; return (report, per-step records)."""
+    bad = SkipReport()
+    trajs = load_test_trajectories(path, bad)
+    if limit is not None:
+        trajs = trajs[:limit]
+    cases = _cases(gen, trajs)
+    outputs = gen.run([c.request for c in cases], desc=f"{Path(path).stem} steps")
+    records = [_score(c, o) for c, o in zip(cases, outputs)]
+    by_group: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_group[r["group"]].append(r)
+    report = {"benchmark": "static", "data": [str(path)], "n": len(trajs), **summarize(records),
+              "groups": {g: {"n": len({r["id"] for r in rs}), **summarize(rs)} for g, rs in sorted(by_group.items())},
+              "bad_items": bad.skipped, "bad_examples": bad.examples}
+    return report, records
