@@ -1,0 +1,287 @@
+"""The alpha-UMi loop: planner -> (caller -> tool -> observation)* -> summarizer | give up.
+
+One small class. `run()` loops `step()`; every way an episode ends is an `EpisodeEnd` exception
+carrying its status; the trajectory is saved in a `finally` after every step, so a crash, a limit
+or Ctrl-C still leaves the episode on disk.
+
+Prompts come only from `multiagentllm.roles` (the same functions the training builders use), each
+role with its own `STOP` strings and `MAX_NEW_TOKENS`. In single-LLM mode one model (role
+`single`) writes every turn with the single-LLM prompt; the loop is the same.
+
+How errors reach the models, staying inside the trained text format:
+- A tool failure (bad arguments, an exception, a timeout) is the call's observation,
+  `{"error": ...}`, as the registry returns it; the planner reads it on its next turn.
+- A caller output that does not parse, or that names a tool that is not offered, becomes a
+  *rejected call*: the models see `Action: <what it wrote>` followed by an error observation, so
+  the planner can re-plan. Rejected calls are kept out of the canonical `steps` (whose actions
+  must name offered tools) and recorded in `meta["rejected_calls"]` with their index in the
+  history, so the exact prompts can be rebuilt.
+- A planner or summarizer output that does not parse has no place in the trained format for an
+  error; it is retried with the same prompt. Each role may fail `max_format_errors` times in a
+  row before the episode ends with status `format_error` (a greedy model that repeats itself
+  reaches that limit quickly instead of looping).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from multiagentllm.agent.exits import (
+    EpisodeEnd, FormatLimit, GivenUp, QueryError, Solved, StepLimit, TimeLimit, TokenLimit,
+)
+from multiagentllm.io import write_json
+from multiagentllm.roles import FormatError, caller, planner, single, summarizer
+from multiagentllm.types import LLM, Step, ToolCall, Trajectory, normalize_tool
+
+_ROLE_MODULES = {"planner": planner, "caller": caller, "summarizer": summarizer}
+_ACTION_NAME = re.compile(r"Action\s*:\s*([^\n]*)", re.I)
+
+
+@dataclass
+class AgentConfig:
+    max_steps: int = 12  # planner turns, rejected calls included
+    max_format_errors: int = 3  # consecutive unparseable outputs of one role
+    max_tokens: int | None = 100_000  # prompt + generated tokens over the whole episode
+    max_seconds: float | None = 600.0  # wall time of the episode
+    tool_timeout: float = 10.0
+    max_query_chars: int = 4000
+
+
+@dataclass
+class Event:
+    """Something the user may want to watch live: kind is plan, call, observation, answer,
+    format_error or end."""
+
+    kind: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    status: str
+    message: str
+    trajectory: Trajectory
+
+    @property
+    def answer(self) -> str | None:
+        return self.trajectory.answer
+
+
+def approx_tokens(text: str) -> int:
+    """Fallback token count for an LLM that cannot count (about 4 characters per token)."""
+    return (len(text) + 3) // 4
+
+
+def check_query(query: str, max_chars: int) -> str:
+    """The stripped query, or a QueryError a user can act on."""
+    if not isinstance(query, str) or not query.strip():
+        raise QueryError("the query is empty; say what you want done, e.g. "
+                         "\"Book me a flight from New York to Los Angeles next Tuesday\"")
+    query = query.strip()
+    if len(query) > max_chars:
+        raise QueryError(f"the query is {len(query)} characters long; the limit is {max_chars}")
+    return query
+
+
+class Agent:
+    """Runs one episode at a time with `llm` (any `LLM`) and `tools` (a tool registry: `schemas`,
+    `call`, `toolset`)."""
+
+    def __init__(self, llm: LLM, tools: Any, config: AgentConfig | None = None, *,
+                 single_mode: bool = False, save_path: str | Path | None = None,
+                 on_event: Callable[[Event], None] | None = None,
+                 count_tokens: Callable[[str], int] | None = None):
+        self.llm, self.tools = llm, tools
+        self.config = config or AgentConfig()
+        self.single_mode = single_mode
+        self.save_path = Path(save_path) if save_path else None
+        self.on_event = on_event
+        self.count_tokens = count_tokens or getattr(llm, "count_tokens", None) or approx_tokens
+
+    # --- the episode --------------------------------------------------------------------------
+
+    def run(self, query: str, *, toolset: str | None = None, episode_id: str | None = None) -> Result:
+        """Run one episode on `query`, offering the tools of `toolset` (all tools when None)."""
+        self._start(query, toolset, episode_id)
+        try:
+            while True:
+                self.step()
+        except EpisodeEnd as end:
+            self.status, self.message = end.status, end.message
+        finally:
+            self.save()
+        self._emit("end", self.message, status=self.status)
+        return Result(self.status, self.message, self.trajectory())
+
+    def step(self) -> None:
+        """One planner turn and what it decides: a call and its observation, the answer, or the end."""
+        try:
+            if len(self.history) >= self.config.max_steps:
+                raise StepLimit(f"no answer after {self.config.max_steps} steps")
+            rationale, next_ = self._plan()
+            if next_ == "caller":
+                self._act(rationale)
+                return
+            self.history.append(Step(rationale, next_))
+            if next_ == "give_up":
+                raise GivenUp(rationale or "the planner gave up")
+            self.answer = self._summarize()
+            raise Solved("answered")
+        finally:
+            self.save()
+
+    # --- the three roles ----------------------------------------------------------------------
+
+    def _plan(self) -> tuple[str, str]:
+        while True:
+            out = self._query("planner", self._prompt("planner"))
+            try:
+                rationale, next_ = planner.parse(out)
+            except FormatError as e:
+                self._format_error("planner", out, e)
+                continue
+            self.format_errors["planner"] = 0
+            self._emit("plan", rationale, next=next_)
+            return rationale, next_
+
+    def _act(self, rationale: str) -> None:
+        out = self._query("caller", self._prompt("caller", rationale))
+        try:
+            call = caller.parse(out)
+        except FormatError as e:
+            self._format_error("caller", out, e)
+            found = _ACTION_NAME.search(out)
+            self._reject(rationale, ToolCall(found.group(1).strip() if found else "", {}), out, str(e))
+            return
+        self.format_errors["caller"] = 0
+        offered = self.tool_names
+        if call.name not in offered:
+            close = difflib.get_close_matches(call.name, offered, n=3, cutoff=0.5)
+            reason = [f"unknown tool {call.name!r}", f"available tools: {', '.join(offered)}"]
+            if close:
+                reason.insert(1, f"did you mean {', '.join(map(repr, close))}?")
+            self._reject(rationale, call, out, "; ".join(reason))
+            return
+        step = Step(rationale, "caller", call)
+        self.history.append(step)
+        self._emit("call", f"{call.name} {json.dumps(call.arguments, ensure_ascii=False)}",
+                   name=call.name, arguments=call.arguments)
+        timeout = self.config.tool_timeout
+        if self.config.max_seconds is not None:
+            timeout = max(0.01, min(timeout, self.config.max_seconds - self.elapsed))
+        obs = self.tools.call(call.name, call.arguments, timeout=timeout)
+        step.observation = obs.content
+        self._emit("observation", obs.content, ok=obs.ok)
+        self._check_time()
+
+    def _summarize(self) -> str:
+        while True:
+            out = self._query("summarizer", self._prompt("summarizer"))
+            try:
+                answer = summarizer.parse(out)
+            except FormatError as e:
+                self._format_error("summarizer", out, e)
+                continue
+            self._emit("answer", answer)
+            return answer
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _prompt(self, role: str, rationale: str | None = None) -> str:
+        args = (self.instruction, self.tool_schemas, self.history)
+        if self.single_mode:
+            return single.prompt_for(role, *args, rationale=rationale)
+        if role == "caller":
+            return caller.prompt(*args, rationale or "")
+        return _ROLE_MODULES[role].prompt(*args)
+
+    def _query(self, role: str, prompt: str) -> str:
+        self._check_time()
+        module = _ROLE_MODULES[role]
+        out = self.llm.complete([prompt], role="single" if self.single_mode else role,
+                                max_new_tokens=module.MAX_NEW_TOKENS, stop=list(module.STOP))[0]
+        self.tokens += self.count_tokens(prompt) + self.count_tokens(out)
+        if self.config.max_tokens is not None and self.tokens > self.config.max_tokens:
+            raise TokenLimit(f"used {self.tokens} tokens; the limit is {self.config.max_tokens}")
+        self._check_time()
+        return out
+
+    def _format_error(self, role: str, output: str, error: FormatError) -> None:
+        self.format_errors[role] += 1
+        self.errors.append({"step": len(self.history), "role": role, "output": output,
+                            "error": str(error)})
+        self._emit("format_error", str(error), role=role, output=output)
+        if self.format_errors[role] >= self.config.max_format_errors:
+            raise FormatLimit(f"the {role} wrote {self.format_errors[role]} unparseable outputs in a "
+                              f"row; last: {error}")
+
+    def _reject(self, rationale: str, call: ToolCall, output: str, reason: str) -> None:
+        observation = json.dumps({"error": reason}, ensure_ascii=False)
+        self.rejected[len(self.history)] = {"output": output, "error": reason}
+        self.history.append(Step(rationale, "caller", call, observation))
+        self._emit("observation", observation, ok=False, rejected=True)
+
+    def _check_time(self) -> None:
+        if self.config.max_seconds is not None and self.elapsed > self.config.max_seconds:
+            raise TimeLimit(f"ran {self.elapsed:.1f} s; the limit is {self.config.max_seconds:g} s")
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _emit(self, kind: str, text: str, **data: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(Event(kind, text, data))
+
+    def _start(self, query: str, toolset: str | None, episode_id: str | None) -> None:
+        self.instruction = check_query(query, self.config.max_query_chars)
+        try:
+            names = self.tools.toolset(toolset) if toolset else None
+        except KeyError as e:
+            raise QueryError(str(e.args[0]) if e.args else f"unknown tool set {toolset!r}") from None
+        self.tool_schemas = [normalize_tool(s) for s in self.tools.schemas(names)]
+        self.tool_names = [s["name"] for s in self.tool_schemas]
+        self.toolset = toolset or "all"
+        self.id = episode_id or f"run-{uuid.uuid4().hex[:12]}"
+        self.history: list[Step] = []
+        self.rejected: dict[int, dict[str, str]] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.format_errors = {"planner": 0, "caller": 0, "summarizer": 0}
+        self.answer: str | None = None
+        self.tokens = 0
+        self.status, self.message = "running", ""
+        self.started = time.monotonic()
+
+    # --- the record ---------------------------------------------------------------------------
+
+    def trajectory(self) -> Trajectory:
+        """The episode so far in the canonical schema (rejected calls in `meta`)."""
+        steps = [s for i, s in enumerate(self.history) if i not in self.rejected]
+        rejected = [{"index": i, **self.history[i].to_dict(), **info}
+                    for i, info in sorted(self.rejected.items())]
+        meta = {"status": self.status, "message": self.message,
+                "mode": "single" if self.single_mode else "alpha-umi", "toolset": self.toolset,
+                "steps_taken": len(self.history), "tokens": self.tokens,
+                "seconds": round(self.elapsed, 3), "rejected_calls": rejected,
+                "format_errors": self.errors}
+        return Trajectory(id=self.id, instruction=self.instruction, tools=self.tool_schemas,
+                          steps=steps, answer=self.answer,
+                          outcome="solved" if self.status == "solved" else "given_up",
+                          source="agent", meta=meta)
+
+    def save(self) -> None:
+        """Validate and atomically write the trajectory JSON (when a save path was given)."""
+        if self.save_path is None:
+            return
+        traj = self.trajectory()
+        traj.validate(check_complete=self.status in ("solved", "given_up"))
+        write_json(self.save_path, traj.to_dict())
