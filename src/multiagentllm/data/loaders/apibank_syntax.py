@@ -41,7 +41,9 @@ class ApiRequestError(ValueError):
 def parse_api_request(text: str) -> list[ToolCall]:
     """Parse `API-Request: [A(k=v), B()]` (prefix and brackets optional) into calls."""
     s = _PREFIX.sub("", text).strip()
-    if s.startswith("[") and s.endswith("]"):
+    if s.startswith("["):
+        if not s.endswith("]"):
+            raise ApiRequestError(f"request opens with '[' but does not end with ']': {text[-40:]!r}")
         s = s[1:-1].strip()
     if not s:
         raise ApiRequestError(f"no call in {text!r}")
@@ -104,9 +106,17 @@ def _value_end(s: str, start: int, name: str) -> int:
         end = _bracket_end(s, start)
         if end is not None and (_NEXT_ARG.match(s, end) or _CALL_END.match(s, end)):
             return end
+    depth = 0  # unquoted text: it ends before `, key=` or at a `)` it did not open
     for i in range(start, len(s)):
-        if s[i] == "," and _NEXT_ARG.match(s, i) or s[i] == ")" and _CALL_END.match(s, i):
+        c = s[i]
+        if c == "," and depth == 0 and _NEXT_ARG.match(s, i):
             return i
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            if depth == 0 and c == ")":
+                return i
+            depth = max(depth - 1, 0)
     raise ApiRequestError(f"{name}: call is not closed with ')'")
 
 
