@@ -1,0 +1,225 @@
+"""Model `alpha-umi`: one chat request runs the whole agent loop (`multiagentllm.agent.Agent`).
+
+The answer is the message content. An episode that stops at a tool only the client knows answers
+with `tool_calls` (finish_reason `tool_calls`; the content is the planner's rationale) and goes on
+when the client sends the conversation back with a `role: tool` result (see `episodes.py`). An
+episode that ends at a limit has finish_reason `length` (steps, tokens, time) or `stop` (format
+errors, giving up), and its content says why. Streaming sends one chunk per agent event (plan,
+call, observation, ...) as it happens, in the extension field `umi_event`, then the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.responses import StreamingResponse
+
+from multiagentllm.agent.loop import Agent, AgentConfig, Event, Result
+from multiagentllm.roles.render import call_text, plan_text
+from multiagentllm.serve.config import AGENT_MODEL
+from multiagentllm.serve.conversation import parse_conversation
+from multiagentllm.serve.episodes import (
+    ClientToolCall, EpisodeTools, PausedEpisode, Recorded, ReplayLLM, call_id, episode_of,
+    new_episode_id,
+)
+from multiagentllm.serve.errors import APIError
+from multiagentllm.serve.protocol import ChatRequest
+from multiagentllm.serve.responses import DONE, ChunkWriter, chat_completion, sse_error, tool_call_json, usage
+from multiagentllm.serve.state import ServerState, as_api_error
+from multiagentllm.serve.worker import QueuedLLM
+
+_FINISH = {"solved": "stop", "given_up": "stop", "format_error": "stop", "max_steps": "length",
+           "token_limit": "length", "timeout": "length"}
+
+
+@dataclass
+class EpisodePlan:
+    """A validated request, ready to run: where the episode starts and what it replays."""
+
+    id: str
+    instruction: str
+    offered: list[dict[str, Any]]
+    client: dict[str, dict[str, Any]]
+    registry: Any
+    outputs: list[tuple[str, str]]
+    calls: list[Recorded]
+    max_steps: int
+
+
+@dataclass
+class Finished:
+    content: str | None
+    finish_reason: str
+    tool_calls: list[dict[str, Any]] | None
+    umi: dict[str, Any]
+    usage: dict[str, int]
+
+
+def plan_episode(state: ServerState, req: ChatRequest) -> EpisodePlan:
+    """Check everything that can be checked before the episode takes a place in the queue."""
+    config = state.config
+    conv = parse_conversation(req.messages, config)
+    if len(conv.instruction) > config.max_query_chars:
+        raise APIError(413, f"the instruction is {len(conv.instruction)} characters; the limit is "
+                            f"{config.max_query_chars}", param="messages",
+                       code="context_length_exceeded")
+    if conv.pending is not None:
+        raise APIError(400, f"model {AGENT_MODEL!r} runs the whole loop: end the conversation with "
+                            "the user's request or a tool result, not an assistant message",
+                       param="messages", code="invalid_value")
+    max_steps = req.max_steps or config.max_steps
+    if max_steps > config.max_steps:
+        raise APIError(422, f"max_steps is {max_steps}; this server allows at most {config.max_steps}",
+                       param="max_steps", code="too_many_steps")
+    if len(conv.calls) >= max_steps:
+        raise APIError(422, f"the conversation already holds {len(conv.calls)} tool calls; the "
+                            f"episode may take {max_steps} steps", param="messages",
+                       code="too_many_steps")
+    offered, client = state.offered_tools(req)
+    names = [s["name"] for s in offered]
+    last = conv.calls[-1] if conv.calls else None
+    paused = state.store.take(episode_of(last.call_id)) if last else None
+    if paused and paused.pending_id == last.call_id and paused.instruction == conv.instruction \
+            and paused.tool_names == names:
+        answer = Recorded(paused.pending.name, paused.pending.arguments, last.observation,
+                          ok=not last.observation.lstrip().startswith('{"error"'))
+        return EpisodePlan(paused.id, conv.instruction, offered, client, paused.registry,
+                           paused.outputs, [*paused.calls, answer], max_steps)
+    # Not (or no longer) known here: rebuild the turns from the messages.
+    for i, past in enumerate(conv.calls):
+        if past.call.name not in names:
+            raise APIError(422, f"the history calls {past.call.name!r}, which is not among the "
+                                f"offered tools ({', '.join(names) or 'none'})",
+                           param="messages", code="history_mismatch")
+    plan_role = call_role = "single" if state.single else None
+    outputs: list[tuple[str, str]] = []
+    for past in conv.calls:
+        outputs.append((plan_role or "planner", plan_text(past.rationale, "caller")))
+        outputs.append((call_role or "caller", call_text(past.call)))
+    calls = [Recorded(p.call.name, p.call.arguments, p.observation) for p in conv.calls]
+    episode = (episode_of(last.call_id) if last else None) or new_episode_id()
+    return EpisodePlan(episode, conv.instruction, offered, client, state.fresh_registry(),
+                       outputs, calls, max_steps)
+
+
+def run_episode(state: ServerState, plan: EpisodePlan, *, cancel: threading.Event | None = None,
+                on_event=None) -> Finished:
+    """Run (or resume) the episode in this thread; generation goes through the model worker."""
+    config = state.config
+    llm = QueuedLLM(state.worker, timeout=config.request_timeout, count_tokens=state.count_tokens)
+    if cancel is not None:
+        llm.cancelled = cancel
+    replay = ReplayLLM(llm, plan.outputs)
+    tools = EpisodeTools(plan.registry, plan.offered, plan.client, plan.calls)
+
+    def emit(event: Event) -> None:  # replayed turns were shown in an earlier response
+        if on_event is not None and replay.live and not tools.replaying:
+            on_event(event)
+
+    agent_config = AgentConfig(max_steps=plan.max_steps, max_format_errors=config.max_format_errors,
+                               max_tokens=config.max_episode_tokens,
+                               max_seconds=config.max_episode_seconds, tool_timeout=config.tool_timeout,
+                               max_query_chars=config.max_query_chars)
+    agent = Agent(replay, tools, agent_config, single_mode=state.single, on_event=emit,
+                  count_tokens=state.count_tokens)
+    try:
+        result = agent.run(plan.instruction, episode_id=plan.id)
+    except ClientToolCall as pause:
+        cid = call_id(plan.id, len(tools.log))
+        state.store.put(PausedEpisode(plan.id, plan.instruction, [s["name"] for s in plan.offered],
+                                      plan.registry, replay.log, tools.log, pause.call, cid))
+        rationale = agent.history[-1].rationale if agent.history else ""
+        if on_event is not None:
+            on_event(Event("client_call", pause.call.name, {"id": cid, "arguments": pause.call.arguments}))
+        return Finished(rationale or None, "tool_calls",
+                        [tool_call_json(cid, pause.call.name, pause.call.arguments)],
+                        _umi(agent, "awaiting_tool_results", f"waiting for the client to run {pause.call.name!r}"),
+                        usage(llm.prompt_tokens, llm.completion_tokens))
+    return Finished(_content(result), _FINISH.get(result.status, "stop"), None,
+                    _umi(agent, result.status, result.message),
+                    usage(llm.prompt_tokens, llm.completion_tokens))
+
+
+def _content(result: Result) -> str:
+    if result.status == "solved" and result.answer:
+        return result.answer
+    if result.status == "given_up":
+        return f"I could not complete this request with the available tools: {result.message}"
+    return f"The agent stopped ({result.status}): {result.message}"
+
+
+def _umi(agent: Agent, status: str, message: str) -> dict[str, Any]:
+    traj = agent.trajectory()
+    return {"episode": traj.id, "status": status, "message": message,
+            "steps": [s.to_dict() for s in traj.steps],
+            "rejected_calls": traj.meta.get("rejected_calls", []),
+            "format_errors": traj.meta.get("format_errors", []),
+            "tokens": traj.meta.get("tokens")}
+
+
+async def chat_agent(state: ServerState, req: ChatRequest) -> Any:
+    plan = plan_episode(state, req)
+    state.admit()
+    loop = asyncio.get_running_loop()
+    if not req.stream:
+        try:
+            done = await loop.run_in_executor(state.executor, run_episode, state, plan)
+        except Exception as e:  # noqa: BLE001 - every failure becomes an OpenAI error
+            raise as_api_error(e) from e
+        finally:
+            state.admission.leave()
+        return chat_completion(AGENT_MODEL, content=done.content, finish_reason=done.finish_reason,
+                               tool_calls=done.tool_calls, usage_=done.usage, umi=done.umi)
+    return _stream(state, plan, req, loop)
+
+
+def _stream(state: ServerState, plan: EpisodePlan, req: ChatRequest,
+            loop: asyncio.AbstractEventLoop) -> StreamingResponse:
+    items: asyncio.Queue = asyncio.Queue()
+    cancel = threading.Event()
+
+    def push(kind: str, item: Any) -> None:
+        loop.call_soon_threadsafe(items.put_nowait, (kind, item))
+
+    def work() -> None:
+        try:
+            push("done", run_episode(state, plan, cancel=cancel,
+                                     on_event=lambda ev: push("event", ev)))
+        except BaseException as e:  # noqa: BLE001 - reported in the stream
+            push("error", e)
+        finally:
+            state.admission.leave()  # only when the episode has really stopped
+
+    loop.run_in_executor(state.executor, work)
+    writer = ChunkWriter(AGENT_MODEL)
+    include_usage = bool((req.stream_options or {}).get("include_usage"))
+
+    async def events():
+        try:
+            yield writer.chunk({"role": "assistant", "content": ""})
+            while True:
+                kind, item = await items.get()
+                if kind == "event":
+                    yield writer.chunk({}, umi_event={"kind": item.kind, "text": item.text,
+                                                      "data": json.loads(json.dumps(item.data, default=str))})
+                    continue
+                if kind == "done":
+                    for chunk in writer.final(content=item.content, finish_reason=item.finish_reason,
+                                              tool_calls=item.tool_calls, umi=item.umi):
+                        yield chunk
+                    if include_usage:
+                        yield writer.usage_chunk(item.usage)
+                else:
+                    state.counters["errors"] += 1
+                    yield sse_error(as_api_error(item))
+                break
+            yield DONE
+        finally:
+            cancel.set()  # the client left (or we are done): stop generating for it
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})
