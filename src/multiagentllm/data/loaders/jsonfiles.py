@@ -83,7 +83,7 @@ def _array_records(path: Path, text: str, start: int) -> Iterator[tuple[int, int
         pos = _skip_ws(text, end)
         if text[pos:pos + 1] == "]":
             if text[pos + 1:].strip(_WS):
-                yield bad(pos + 1, "extra data after the array")
+                yield bad(_skip_ws(text, pos + 1), "extra data after the array")
             return
         if text[pos:pos + 1] != ",":
             yield bad(pos, f"expected ',' or ']' after record {index - 1}")

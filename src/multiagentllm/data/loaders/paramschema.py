@@ -71,7 +71,8 @@ def param_schema(spec: Any) -> dict[str, Any]:
     desc = str(spec.get("description") or "")
     if spec.get("type") is not None and converted is None:
         desc = f"{desc} (type: {spec['type']})".strip()
-    out["description"] = desc
+    if desc or "description" in spec:
+        out["description"] = desc
     choices = next((spec[k] for k in ("enum", "allowed_values", "choices") if spec.get(k)), None)
     if isinstance(choices, list) and choices:
         out["enum"] = choices
