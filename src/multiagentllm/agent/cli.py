@@ -1,8 +1,67 @@
-"""`umi run`: run the alpha-UMi agent on one request."""
+"""`umi run`: run the alpha-UMi agent on one request and watch each step live.
+
+    umi run "Book me a flight from New York to Los Angeles next Tuesday"
+    umi run "..." --checkpoint checkpoints/cpu-demo --save out/episode.json
+    umi run "..." --single                       # the single-LLM baseline
+    umi run "..." --backend openai --base-url http://localhost:8000/v1 --model "{role}"
+
+Exit status: 0 solved, 3 the episode ended otherwise (given up, or a limit), 2 bad input,
+1 no usable model.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 
-def run(query: str) -> None:
-    """Run the agent on QUERY (not implemented yet)."""
-    raise SystemExit("umi run: not implemented yet")
+import typer
+
+
+def run(
+    query: str = typer.Argument(..., help="What you want done, in plain words."),
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", "-c",
+                                           help="Checkpoint folder (manifest.json); default: the shipped one."),
+    single: bool = typer.Option(False, "--single", help="Run the single-LLM baseline instead of the trio."),
+    tools: str | None = typer.Option(None, "--tools", help="Tool set to offer (e.g. travel); default: all."),
+    max_steps: int = typer.Option(12, "--max-steps", min=1, help="Planner turns before giving up."),
+    max_seconds: float = typer.Option(600.0, "--max-seconds", min=0.1, help="Wall-time limit of the episode."),
+    save: Path | None = typer.Option(None, "--save", help="Write the trajectory JSON here (after every step)."),
+    backend: str = typer.Option("hf", "--backend", help="hf (in-process) or openai (HTTP endpoint)."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."),
+    model: str = typer.Option("{role}", "--model", help="Served model name; {role} becomes planner/caller/summarizer/single."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="UMI_API_KEY", help="Bearer token for the endpoint."),
+    dtype: str | None = typer.Option(None, "--dtype", help="float32 | bfloat16 (default: float32 on CPU)."),
+) -> None:
+    """Run the agent on QUERY: planner -> caller -> tools -> summarizer, shown step by step."""
+    from rich.console import Console
+
+    from multiagentllm.agent.display import LiveView
+    from multiagentllm.agent.exits import QueryError
+    from multiagentllm.agent.loop import AgentConfig
+    from multiagentllm.agent.session import build_llm, prepare_tools, run_query
+    from multiagentllm.models.backends.checkpoint import CheckpointError
+    from multiagentllm.models.backends.openai_http import BackendError
+    from multiagentllm.models.embedded import ModelNotFoundError
+
+    console, err = Console(), Console(stderr=True)
+    config = AgentConfig(max_steps=max_steps, max_seconds=max_seconds)
+    try:
+        registry = prepare_tools(query, config, toolset=tools)
+        with err.status("loading the models…" if backend == "hf" else "connecting…"):
+            llm = build_llm(checkpoint=str(checkpoint) if checkpoint else None, single=single,
+                            backend=backend, base_url=base_url, model=model, api_key=api_key,
+                            dtype=dtype)
+    except (QueryError, ValueError) as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(2) from None
+    except (CheckpointError, ModelNotFoundError) as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(1) from None
+    try:
+        result = run_query(query, llm=llm, tools=registry, toolset=tools, single=single, config=config,
+                           save=save, on_event=LiveView(console))
+    except BackendError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(1) from None
+    if save:
+        console.print(f"[dim]trajectory saved to {save}[/]")
+    raise typer.Exit(0 if result.status == "solved" else 3)

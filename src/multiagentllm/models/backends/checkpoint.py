@@ -23,8 +23,9 @@ from multiagentllm.roles.render import PROMPT_VERSION
 
 TRIO = ("planner", "caller", "summarizer")
 DEFAULT_NAMES = ("cpu-full", "cpu-demo")  # preferred shipped checkpoints under checkpoints/
-TRAIN_HINT = ("train one with `make demo` (or `umi demo`), or pass --checkpoint DIR "
-              "(a folder with manifest.json written by `umi train`)")
+TRAIN_HINT = ("train it with `umi data build --out out/data` then `umi train glpft --preset cpu-demo "
+              "--data out/data --out checkpoints/cpu-demo`, or pass --checkpoint DIR (a folder with "
+              "manifest.json written by `umi train`)")
 
 
 class CheckpointError(RuntimeError):
@@ -98,11 +99,6 @@ def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtyp
     """An `HFBackend` serving the trio (or the single-LLM baseline with `single=True`) of a
     checkpoint; `None` means the shipped default. `dtype`/`device` default to float32 on CPU and
     bfloat16 on CUDA."""
-    import torch
-
-    from multiagentllm.models.backends.hf import HFBackend
-    from multiagentllm.models.load import load_tokenizer, resolve_base
-
     manifest = read_manifest(default_checkpoint() if checkpoint is None else checkpoint)
     if manifest.prompt_version and manifest.prompt_version != PROMPT_VERSION:
         warnings.warn(f"{manifest.root} was trained with prompts {manifest.prompt_version!r}, this "
@@ -116,6 +112,11 @@ def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtyp
                               f"{have}); finish its training chain or pick another checkpoint")
     for role in wanted:
         _check_folder(manifest.roles[role].path, manifest.format, role)
+    import torch
+
+    from multiagentllm.models.backends.hf import HFBackend
+    from multiagentllm.models.load import load_tokenizer, resolve_base
+
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = _dtype(dtype, device)
     base_path = resolve_base(manifest.base)

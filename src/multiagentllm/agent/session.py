@@ -1,0 +1,57 @@
+"""`run_query`: one episode from the command line or from Python, with the model chosen by flags
+(a checkpoint directory, the shipped default, or an OpenAI-compatible endpoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from multiagentllm.agent.exits import QueryError
+from multiagentllm.agent.loop import Agent, AgentConfig, Event, Result, check_query
+
+
+def build_llm(*, checkpoint: str | None = None, single: bool = False, backend: str = "hf",
+              base_url: str | None = None, model: str = "{role}", api_key: str | None = None,
+              dtype: str | None = None) -> Any:
+    """The `LLM` the flags describe; `backend` is "hf" (in-process) or "openai" (HTTP)."""
+    if backend == "openai":
+        from multiagentllm.models.backends.openai_http import Endpoint, OpenAIBackend
+
+        if not base_url:
+            raise ValueError("--backend openai needs --base-url (e.g. http://localhost:8000/v1)")
+        return OpenAIBackend(Endpoint(base_url, model, api_key))
+    if backend != "hf":
+        raise ValueError(f"unknown backend {backend!r}; expected 'hf' or 'openai'")
+    from multiagentllm.models import load_llm
+
+    return load_llm(checkpoint, single=single, dtype=dtype)
+
+
+def prepare_tools(query: str, config: AgentConfig, tools: Any = None, toolset: str | None = None) -> Any:
+    """Check the query and the tool set before any model is loaded (a bad request should not cost
+    a minute of loading); return the registry, by default a fresh built-in one (an isolated
+    world per episode)."""
+    check_query(query, config.max_query_chars)
+    if tools is None:
+        from multiagentllm.tools import default_registry
+
+        tools = default_registry(timeout=config.tool_timeout)
+    if toolset:
+        try:
+            tools.toolset(toolset)
+        except KeyError as e:
+            raise QueryError(str(e.args[0]) if e.args else f"unknown tool set {toolset!r}") from None
+    return tools
+
+
+def run_query(query: str, *, llm: Any = None, tools: Any = None, toolset: str | None = None,
+              single: bool = False, config: AgentConfig | None = None, save: str | Path | None = None,
+              on_event: Callable[[Event], None] | None = None, **llm_options: Any) -> Result:
+    """Run the agent once; `llm_options` go to `build_llm` when no `llm` is given."""
+    config = config or AgentConfig()
+    tools = prepare_tools(query, config, tools, toolset)
+    if llm is None:
+        llm = build_llm(single=single, **llm_options)
+    agent = Agent(llm, tools, config, single_mode=single, save_path=save, on_event=on_event)
+    return agent.run(query, toolset=toolset)
