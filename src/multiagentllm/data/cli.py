@@ -56,3 +56,34 @@ def sources_command() -> None:
     for s in SOURCES.values():
         table.add_row(s.name, s.kind, "\n".join(s.patterns) or "(by path)", s.description)
     Console().print(table)
+
+
+@app.command("synth")
+def synth_command(
+    out: Path = typer.Option(..., "--out", help="Output directory (trajectories.jsonl, stats.json, card.md)."),
+    n: int = typer.Option(20000, "--n", help="Number of synthetic trajectories to generate."),
+    seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives the same output."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes (output does not depend on it)."),
+    real: str = typer.Option("apibench,sealtools,apibank,bfcl,stabletoolbench", "--real",
+                             help="Real-instruction sources to execute into trajectories ('' for none)."),
+    data_root: Path = typer.Option(None, "--data-root", help="Datasets folder [default: ../shared/datasets]."),
+) -> None:
+    """Generate verified trajectories by executing the offline tools (see the dataset card)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from multiagentllm.data.synth.real import REAL_SOURCES
+    from multiagentllm.data.synth.run import synth
+
+    names = tuple(s.strip() for s in real.split(",") if s.strip())
+    unknown = [s for s in names if s not in REAL_SOURCES]
+    if unknown or n < 0 or workers < 1:
+        raise typer.BadParameter(f"unknown real source(s) {unknown}; known: {', '.join(REAL_SOURCES)}"
+                                 if unknown else "--n must be >= 0 and --workers >= 1")
+    with Progress() as bar:
+        task = bar.add_task("synthesising", total=n)
+        stats = synth(out, n, seed, workers=workers, real=names, data_root=data_root,
+                      progress=lambda done: bar.update(task, completed=done))
+    Console().print(f"[bold]wrote[/] {out}/trajectories.jsonl: {stats['trajectories']} trajectories "
+                    f"({stats['by_source']}), outcomes {stats['outcomes']}, "
+                    f"{stats['run']['seconds']} s; card: {out}/card.md")
