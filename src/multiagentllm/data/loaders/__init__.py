@@ -89,11 +89,12 @@ class Source:
 
 
 SOURCES: dict[str, Source] = {s.name: s for s in [
-    Source("toolbench", ("ToolBench/data_example/answer/*/*.json",), "toolbench:load_dfsdt",
+    Source("toolbench", ("ToolBench/data_example/answer/G*_answer/*.json",), "toolbench:load_dfsdt",
            "trajectory", "ToolBench DFSDT answer trees (ChatGPT), G1/G2/G3 examples"),
-    Source("toolbench_cot", ("ToolBench/toolbench/tooleval/results/default_evalset/*/*.json",),
-           "toolbench:load_tooleval_results", "trajectory",
-           "ToolBench tooleval ChatGPT CoT answers for the test groups"),
+    Source("toolbench_cot", ("ToolBench/toolbench/tooleval/results/default_evalset/*_CoT/G*.json",),
+           "toolbench:load_tooleval_results", "call,trajectory",
+           "ToolBench tooleval ChatGPT CoT answers: queries with the reference answer; trajectories "
+           "only where the tool messages are intact (the shipped files cut them)"),
     Source("stabletoolbench", ("StableToolBench/solvable_queries/test_instruction/*.json",),
            "stabletoolbench:load_queries", "call,catalogue",
            "StableToolBench solvable queries: instruction + api_list (tool definitions)"),
