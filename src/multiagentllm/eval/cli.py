@@ -1,7 +1,145 @@
-"""`umi eval` subcommands (thin wrappers over library functions)."""
+"""`umi eval` subcommands (thin wrappers over library functions).
+
+    umi eval static   --data test.jsonl [--checkpoint DIR | --base embedded | --endpoint URL --model M] [--single]
+    umi eval apibench [--data torchhub_eval.json ...]
+    umi eval bfcl     --questions BFCL_v4_simple_python.json [--answers possible_answer/...]
+    umi eval passrate --data synth_test.jsonl
+    umi eval compare  runs/eval/*.json --out runs/eval/compare
+
+Every run command takes --limit N, --out FILE (the JSON report; a Markdown table, a PNG chart
+and the per-item records are written beside it) and --cache FILE (generations, so an
+interrupted run resumes; default beside --out).
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-app = typer.Typer(help="eval", no_args_is_help=True)
+app = typer.Typer(help="Evaluate agents: step-level metrics, APIBench, BFCL, pass rate; compare runs.",
+                  no_args_is_help=True)
+
+Checkpoint = Annotated[Optional[str], typer.Option(help="Checkpoint folder (default: the shipped trio).")]
+Single = Annotated[bool, typer.Option("--single", help="Evaluate the checkpoint's single-LLM baseline.")]
+Base = Annotated[Optional[str], typer.Option(help="Untrained base model with no adapters: 'embedded', a folder or a hub id.")]
+EndpointOpt = Annotated[Optional[str], typer.Option("--endpoint", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model name at --endpoint; '{role}' is replaced by the role.")]
+Limit = Annotated[Optional[int], typer.Option(help="Evaluate only the first N items.", min=1)]
+Out = Annotated[Optional[Path], typer.Option(help="JSON report path (default: runs/eval/<benchmark>-<system>.json).")]
+Cache = Annotated[Optional[Path], typer.Option(help="Generation cache (default: <out>.cache.jsonl).")]
+Batch = Annotated[int, typer.Option(help="Prompts per generation batch.", min=1)]
+Name = Annotated[Optional[str], typer.Option(help="System name shown in reports.")]
+
+
+def _data_root() -> Path:
+    default = Path(__file__).resolve().parents[3] / ".." / "shared" / "datasets"
+    return Path(os.environ.get("UMI_DATA_ROOT", default))
+
+
+def _system(checkpoint, single, base, endpoint, model, name):
+    from multiagentllm.eval.systems import load_system
+
+    try:
+        return load_system(checkpoint, single=single, base=base, endpoint=endpoint, model=model,
+                           api_key=os.environ.get("OPENAI_API_KEY"), name=name)
+    except (ValueError, RuntimeError, OSError) as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def _paths(benchmark: str, system_name: str, out: Path | None, cache: Path | None) -> tuple[Path, Path]:
+    out = out or Path("runs") / "eval" / f"{benchmark}-{system_name}.json"
+    return out, cache or out.with_name(out.stem + ".cache.jsonl")
+
+
+def _finish(report: dict, records: list, system, gen, out: Path) -> None:
+    from multiagentllm.eval.report import markdown, write_report
+
+    report = {"system": system.name, **report,
+              "generation": {"generated": gen.generated if gen else None, "reused": gen.reused if gen else None}}
+    paths = write_report(report, records, out)
+    typer.echo(markdown(report))
+    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def _run(benchmark, checkpoint, single, base, endpoint, model, name, out, cache, batch_size):
+    from multiagentllm.eval.generate import Generator
+
+    system = _system(checkpoint, single, base, endpoint, model, name)
+    out, cache = _paths(benchmark, system.name, out, cache)
+    return system, Generator(system, cache=cache, batch_size=batch_size), out
+
+
+@app.command()
+def static(data: Annotated[Path, typer.Option(help="Test trajectories (canonical JSONL or alpha-UMi format).")],
+           checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
+           model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None,
+           batch_size: Batch = 8, name: Name = None) -> None:
+    """Step-level Plan ACC, Act. EM, Hallu, Arg. F1 and ROUGE-L, overall and per group."""
+    from multiagentllm.eval.static import evaluate_static
+
+    system, gen, out = _run("static", checkpoint, single, base, endpoint, model, name, out, cache, batch_size)
+    report, records = evaluate_static(data, gen, limit=limit)
+    _finish(report, records, system, gen, out)
+
+
+@app.command()
+def apibench(data: Annotated[Optional[list[Path]], typer.Option(help="APIBench eval split(s); default: the shipped ones.")] = None,
+             checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
+             model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None,
+             batch_size: Batch = 8, name: Name = None) -> None:
+    """Gorilla APIBench: AST match against the API database; accuracy and hallucination per hub."""
+    from multiagentllm.data.loaders import SOURCES
+    from multiagentllm.eval.apibench import evaluate_apibench
+
+    paths = data or SOURCES["apibench_eval"].files(_data_root())
+    if not paths:
+        raise typer.BadParameter(f"no APIBench eval files under {_data_root()}; pass --data FILE")
+    system, gen, out = _run("apibench", checkpoint, single, base, endpoint, model, name, out, cache, batch_size)
+    report, records = evaluate_apibench(paths, gen, limit=limit)
+    _finish(report, records, system, gen, out)
+
+
+@app.command()
+def bfcl(questions: Annotated[Path, typer.Option(help="BFCL question file (single-turn category).")],
+         answers: Annotated[Optional[Path], typer.Option(help="possible_answer file (default: beside the questions).")] = None,
+         checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
+         model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None,
+         batch_size: Batch = 8, name: Name = None,
+         max_calls: Annotated[int, typer.Option(help="Most calls one episode may make.", min=1)] = 6) -> None:
+    """BFCL AST accuracy (simple, multiple, parallel, parallel_multiple, irrelevance)."""
+    from multiagentllm.eval.bfcl import evaluate_bfcl
+
+    system, gen, out = _run("bfcl", checkpoint, single, base, endpoint, model, name, out, cache, batch_size)
+    report, records = evaluate_bfcl(questions, gen, answers=answers, limit=limit, max_calls=max_calls)
+    _finish(report, records, system, gen, out)
+
+
+@app.command()
+def passrate(data: Annotated[Path, typer.Option(help="Synthesized trajectories; those with meta.split == 'test' are run.")],
+             checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
+             model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None, name: Name = None,
+             all_splits: Annotated[bool, typer.Option("--all-splits", help="Run every trajectory, not only the test split.")] = False,
+             max_steps: Annotated[int, typer.Option(help="Planner turns per episode.", min=1)] = 12) -> None:
+    """End-to-end pass rate: the agent runs each test task with real tools; code checks the result."""
+    from multiagentllm.eval.passrate import evaluate_passrate
+
+    system = _system(checkpoint, single, base, endpoint, model, name)
+    out, cache = _paths("passrate", system.name, out, cache)
+    report, records = evaluate_passrate(data, system, limit=limit, cache=cache, all_splits=all_splits,
+                                        max_steps=max_steps)
+    _finish(report, records, system, None, out)
+
+
+@app.command()
+def compare(runs: Annotated[list[Path], typer.Argument(help="JSON reports written by `umi eval ...`.")],
+            out: Annotated[Optional[Path], typer.Option(help="Write <out>.md and <out>.png too.")] = None) -> None:
+    """Put several runs side by side (alpha-UMi, single-LLM, the untrained base)."""
+    from multiagentllm.eval.report import compare as compare_runs
+
+    try:
+        typer.echo(compare_runs(runs, out))
+    except (OSError, ValueError) as e:
+        raise typer.BadParameter(str(e)) from None

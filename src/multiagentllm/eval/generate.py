@@ -102,7 +102,6 @@ class Generator:
         for key, request in todo:
             by_turn.setdefault(request.turn, []).append((key, request))
         bar = tqdm(total=len(todo), desc=desc, unit="prompt", disable=not self.progress, leave=False)
-        sink = self.cache_path.open("a", encoding="utf-8") if self.cache_path else None
         try:
             for turn, work in by_turn.items():
                 module = TURNS[turn]
@@ -113,15 +112,37 @@ class Generator:
                         max_new_tokens=module.MAX_NEW_TOKENS, stop=list(module.STOP))
                     if len(outputs) != len(batch):
                         raise RuntimeError(f"the model returned {len(outputs)} outputs for {len(batch)} prompts")
-                    for (key, _), out in zip(batch, outputs):
-                        self.cached[key] = out
-                        if sink is not None:
-                            sink.write(json.dumps({"key": key, "output": out}, ensure_ascii=False) + "\n")
-                    if sink is not None:
-                        sink.flush()
-                    self.generated += len(batch)
+                    self.store([(key, out) for (key, _), out in zip(batch, outputs)])
                     bar.update(len(batch))
         finally:
             bar.close()
-            if sink is not None:
-                sink.close()
+
+    def store(self, results: list[tuple[str, str]]) -> None:
+        """Remember outputs, and append them to the cache file at once (an interrupted run
+        keeps everything stored before it)."""
+        for key, out in results:
+            self.cached[key] = out
+        self.generated += len(results)
+        if self.cache_path is not None:
+            with self.cache_path.open("a", encoding="utf-8") as sink:
+                for key, out in results:
+                    sink.write(json.dumps({"key": key, "output": out}, ensure_ascii=False) + "\n")
+
+
+class CachedLLM:
+    """An `LLM` wrapper with the same resumable JSONL cache, for code that calls the model one
+    prompt at a time (the agent loop in the pass-rate evaluation)."""
+
+    def __init__(self, llm: LLM, cache: str | os.PathLike | None, namespace: str = ""):
+        self.llm, self.namespace = llm, namespace
+        self.gen = Generator(System(llm), cache=cache, progress=False)
+        self.count_tokens = getattr(llm, "count_tokens", None)
+
+    def complete(self, prompts: list[str], *, role: str, max_new_tokens: int, stop: list[str]) -> list[str]:
+        keys = [f"{self.namespace}|{role}|{max_new_tokens}|{prompt_hash(p)}" for p in prompts]
+        todo = [(k, p) for k, p in zip(keys, prompts) if k not in self.gen.cached]
+        if todo:
+            outs = self.llm.complete([p for _, p in todo], role=role, max_new_tokens=max_new_tokens, stop=stop)
+            self.gen.store(list(zip((k for k, _ in todo), outs)))
+        self.gen.reused += len(prompts) - len(todo)
+        return [self.gen.cached[k] for k in keys]

@@ -1,0 +1,102 @@
+"""End-to-end pass rate on executable test tasks (the synthesis engine's held-out split).
+
+Each test trajectory (`meta["split"] == "test"`; with `all_splits`, every trajectory) is a task:
+its instruction, its offered tools, and the world it was played in (`meta["env"]`).  The agent
+(`multiagentllm.agent.loop.Agent`, the real runtime) plays it in a fresh copy of that world with
+the real tools.  The episode passes when, checked by code:
+
+* it ends as the reference did: `solved` (or `given_up` for a task whose reference gives up);
+* a solved answer states every declared fact (`meta["facts"]`: a booking reference, a
+  temperature...) and every number it states is grounded in the agent's own observations
+  (the synthesis engine's `check_facts`);
+* the world's state afterwards (bookings, calendar events) equals the state the reference calls
+  leave behind: the booking exists, nothing extra was booked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from multiagentllm.eval.generate import CachedLLM, System
+from multiagentllm.eval.metrics import mean
+from multiagentllm.io import SkipReport, read_trajectories
+from multiagentllm.types import Trajectory
+
+
+def group_of(traj: Trajectory) -> str:
+    return str(traj.meta.get("group") or traj.meta.get("family") or traj.source)
+
+
+def world_state(registry: Any) -> dict[str, list[tuple]]:
+    """What mutating tools change, without generated ids (they depend on call order)."""
+    db = registry.world.db
+    with registry.world.lock:
+        bookings = db.execute("SELECT kind, item_id, name, date, nights, total, status FROM bookings").fetchall()
+        events = db.execute("SELECT title, date, time FROM events").fetchall()
+    return {"bookings": sorted(bookings), "events": sorted(events)}
+
+
+def expected_state(traj: Trajectory) -> dict[str, list[tuple]]:
+    """Replay the reference calls in a fresh world and read its state."""
+    from multiagentllm.data.synth.engine import fresh_for
+
+    registry = fresh_for(traj)
+    for call in traj.calls:
+        registry.call(call.name, call.arguments, timeout=None)
+    return world_state(registry)
+
+
+def judge_episode(reference: Trajectory, episode: Trajectory, status: str, state: dict) -> str | None:
+    """None when the episode passes, else the first reason it does not."""
+    from multiagentllm.data.synth.verify import check_facts
+
+    if status != reference.outcome:
+        return f"ended {status!r}, the task needs {reference.outcome!r}"
+    if reference.outcome == "solved":
+        episode.meta["facts"] = reference.meta.get("facts", [])
+        reason = check_facts(episode)
+        if reason:
+            return reason
+    if state != expected_state(reference):
+        return "the world state differs from the reference (missing or extra bookings/events)"
+    return None
+
+
+def held_out_tasks(path: str | os.PathLike, bad: SkipReport, *, all_splits: bool = False) -> list[Trajectory]:
+    trajs = list(read_trajectories(path, skip_bad=True, report=bad))
+    return trajs if all_splits else [t for t in trajs if t.meta.get("split") == "test"]
+
+
+def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | None = None,
+                      cache: str | os.PathLike | None = None, all_splits: bool = False,
+                      max_steps: int = 12, progress: bool = True) -> tuple[dict[str, Any], list[dict]]:
+    from tqdm import tqdm
+
+    from multiagentllm.agent.loop import Agent, AgentConfig
+    from multiagentllm.data.synth.engine import fresh_for
+
+    bad = SkipReport()
+    tasks = held_out_tasks(path, bad, all_splits=all_splits)
+    if not tasks:
+        raise ValueError(f"{path}: no test tasks (meta.split == 'test'); pass --all-splits to use every trajectory")
+    tasks = tasks[:limit] if limit is not None else tasks
+    llm = CachedLLM(system.llm, cache, namespace=system.name)
+    records, groups = [], defaultdict(list)
+    for ref in tqdm(tasks, desc="episodes", unit="task", disable=not progress):
+        registry = fresh_for(ref)
+        registry.add_toolset("task", ref.tool_names)
+        agent = Agent(llm, registry, AgentConfig(max_steps=max_steps, max_seconds=None), single_mode=system.single)
+        result = agent.run(ref.instruction, toolset="task", episode_id=ref.id)
+        reason = judge_episode(ref, result.trajectory, result.status, world_state(registry))
+        groups[group_of(ref)].append(reason is None)
+        records.append({"id": ref.id, "group": group_of(ref), "passed": reason is None, "reason": reason or "",
+                        "status": result.status, "answer": result.answer,
+                        "calls": [c.to_dict() for c in result.trajectory.calls]})
+    passed = [r["passed"] for r in records]
+    report = {"benchmark": "passrate", "data": [str(path)], "n": len(records), "pass_rate": mean(passed),
+              "groups": {g: {"n": len(v), "pass_rate": mean(v)} for g, v in sorted(groups.items())},
+              "bad_items": bad.skipped, "bad_examples": bad.examples}
+    return report, records

@@ -1,0 +1,45 @@
+"""Which system an evaluation runs: a trained checkpoint (the alpha-UMi trio or its single-LLM
+baseline), an untrained base model with no adapters, or any OpenAI-compatible endpoint.
+
+Heavy libraries are imported only here, inside the function, when a model is actually loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from multiagentllm.eval.generate import System
+
+BASE_ROLES = ("planner", "caller", "summarizer", "single")
+
+
+def load_system(checkpoint: str | None = None, *, single: bool = False, base: str | None = None,
+                endpoint: str | None = None, model: str | None = None, api_key: str | None = None,
+                name: str | None = None) -> System:
+    """Exactly one of `base` / `endpoint` / a checkpoint (None = the shipped default) is used."""
+    if base and endpoint:
+        raise ValueError("pass either --base or --endpoint, not both")
+    if endpoint:
+        from multiagentllm.models.backends.openai_http import Endpoint, OpenAIBackend
+
+        if not model:
+            raise ValueError("--endpoint needs --model (the served model name; may contain {role})")
+        llm = OpenAIBackend(Endpoint(endpoint, model, api_key))
+        return System(llm, single, name or f"{model.replace('{role}', 'role')}{'-single' if single else ''}")
+    if base:
+        return System(_base_llm(base), single, name or f"base-{Path(base).name}{'-single' if single else ''}")
+    from multiagentllm.models import load_llm
+
+    llm = load_llm(checkpoint, single=single)
+    label = Path(getattr(llm, "source", "") or checkpoint or "default").name
+    return System(llm, single, name or f"{label}{'-single' if single else ''}")
+
+
+def _base_llm(base: str):
+    """The untrained model behind every role: what GLPFT starts from."""
+    from multiagentllm.models.backends.hf import HFBackend, RoleModel
+    from multiagentllm.models.load import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(base)
+    model.eval()
+    return HFBackend(tokenizer, {r: RoleModel(model) for r in BASE_ROLES}, source=str(base))

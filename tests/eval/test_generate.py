@@ -1,0 +1,73 @@
+"""Batched generation with a resumable cache."""
+
+import pytest
+
+from multiagentllm.eval.generate import CachedLLM, Generator, Request, System
+from multiagentllm.roles import caller, planner
+
+
+def test_batches_use_each_turns_stop_and_budget_and_keep_order(scripted):
+    seen = []
+
+    class Spy:
+        def complete(self, prompts, *, role, max_new_tokens, stop):
+            seen.append((role, len(prompts), max_new_tokens, tuple(stop)))
+            return [p.upper() for p in prompts]
+
+    gen = Generator(System(Spy()), batch_size=2, progress=False)
+    reqs = [Request("a", "planner", "xx"), Request("b", "caller", "y"), Request("c", "planner", "z"),
+            Request("d", "planner", "wwww")]
+    assert gen.run(reqs) == ["XX", "Y", "Z", "WWWW"]
+    assert ("planner", 2, planner.MAX_NEW_TOKENS, tuple(planner.STOP)) in seen
+    assert ("caller", 1, caller.MAX_NEW_TOKENS, tuple(caller.STOP)) in seen
+    assert sum(n for _, n, _, _ in seen) == 4
+
+
+def test_an_interrupted_run_resumes_from_the_cache(tmp_path, scripted):
+    cache = tmp_path / "c" / "cache.jsonl"
+    reqs = [Request(f"k{i}", "planner", f"prompt {i}") for i in range(5)]
+
+    class Dies:
+        def __init__(self):
+            self.n = 0
+
+        def complete(self, prompts, **kw):
+            self.n += 1
+            if self.n == 2:
+                raise KeyboardInterrupt
+            return [f"out {p}" for p in prompts]
+
+    with pytest.raises(KeyboardInterrupt):
+        Generator(System(Dies()), cache=cache, batch_size=2, progress=False).run(reqs)
+    assert len(cache.read_text().splitlines()) == 2  # the first batch was kept
+    with cache.open("a") as f:
+        f.write('{"key": "half a line')  # what a kill mid-write leaves
+    llm = scripted(lambda role, p: f"out {p}")
+    gen = Generator(System(llm), cache=cache, batch_size=2, progress=False)
+    assert gen.run(reqs) == [f"out prompt {i}" for i in range(5)]
+    assert gen.reused == 2 and gen.generated == 3
+    # same prompts for another system role are not taken from the cache
+    gen2 = Generator(System(llm, single=True), cache=cache, progress=False)
+    gen2.run(reqs[:1])
+    assert gen2.generated == 1
+
+
+def test_bad_batch_size_and_short_model_answers(scripted):
+    with pytest.raises(ValueError):
+        Generator(System(scripted(lambda r, p: "")), batch_size=0)
+
+    class Short:
+        def complete(self, prompts, **kw):
+            return []
+
+    with pytest.raises(RuntimeError, match="0 outputs for 1"):
+        Generator(System(Short()), progress=False).run([Request("a", "planner", "p")])
+
+
+def test_cached_llm_wrapper(tmp_path, scripted):
+    llm = scripted(lambda role, p: p[::-1])
+    cached = CachedLLM(llm, tmp_path / "x.jsonl", namespace="sys")
+    assert cached.complete(["ab", "cd"], role="planner", max_new_tokens=5, stop=[]) == ["ba", "dc"]
+    again = CachedLLM(scripted(lambda role, p: "other"), tmp_path / "x.jsonl", namespace="sys")
+    assert again.complete(["cd"], role="planner", max_new_tokens=5, stop=[]) == ["dc"]
+    assert again.complete(["cd"], role="caller", max_new_tokens=5, stop=[]) == ["other"]

@@ -1,0 +1,72 @@
+"""End-to-end pass rate: the real agent loop and real tools on synthesized test tasks."""
+
+import json
+
+import pytest
+
+pytest.importorskip("multiagentllm.agent.loop")
+pytest.importorskip("multiagentllm.data.synth.engine")
+
+from multiagentllm.data.synth.engine import ChunkResult, families, play_instruction  # noqa: E402
+from multiagentllm.eval.generate import System  # noqa: E402
+from multiagentllm.eval.passrate import evaluate_passrate  # noqa: E402
+from multiagentllm.types import Trajectory  # noqa: E402
+
+
+@pytest.fixture
+def tasks_file(tmp_path):
+    result = ChunkResult()
+    test_families = [f for f in families() if f.split == "test"]
+    for i in range(3):
+        play_instruction(0, i, test_families, result)
+    rows = [r for r in result.trajectories if r["meta"].get("variant") == 0][:3]
+    assert rows and all(r["meta"]["split"] == "test" for r in rows)
+    train = dict(rows[0], id="train-copy", meta={**rows[0]["meta"], "split": "train"})
+    path = tmp_path / "synth.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows + [train]) + "{bad\n")
+    return path, [Trajectory.from_dict(r) for r in rows]
+
+
+def _replayer(refs, answer=None):
+    """Plays each reference trajectory: the planner's decisions, the calls, the answer."""
+    by_instruction = {t.instruction: t for t in refs}
+
+    def respond(role, prompt):
+        ref = next(t for i, t in by_instruction.items() if f"<s> {i} </s>" in prompt)
+        done = prompt.count("\nObservation: ")
+        if prompt.endswith("Answer:\n"):
+            return answer or ref.answer
+        if prompt.endswith("Next: Caller\n"):
+            a = ref.steps[done].action
+            return f"Action: {a.name}\nAction Input: {json.dumps(a.arguments)}"
+        step = ref.steps[done]
+        label = {"caller": "Caller", "summarizer": "Summarizer", "give_up": "Give up"}[step.next]
+        return f"Rationale: {step.rationale}\nNext: {label}"
+    return respond
+
+
+def test_replaying_the_reference_passes(tasks_file, scripted, tmp_path):
+    path, refs = tasks_file
+    report, records = evaluate_passrate(path, System(scripted(_replayer(refs))), cache=tmp_path / "c.jsonl",
+                                        progress=False)
+    assert report["n"] == len(refs) and report["bad_items"] == 1
+    assert report["pass_rate"] == 1.0, records
+    assert set(report["groups"]) == {r.meta["family"] for r in refs}
+
+
+def test_a_wrong_answer_or_no_answer_fails_with_a_reason(tasks_file, scripted):
+    path, refs = tasks_file
+    report, records = evaluate_passrate(path, System(scripted(_replayer(refs, answer="I am not sure."))),
+                                        progress=False)
+    assert report["pass_rate"] == 0.0
+    assert all(r["reason"] == "answer misses a fact" for r in records if r["status"] == "solved")
+    report, records = evaluate_passrate(path, System(scripted(lambda r, p: "Rationale: no\nNext: Give up")),
+                                        progress=False, limit=1)
+    assert report["pass_rate"] == 0.0 and "given_up" in records[0]["reason"]
+
+
+def test_no_test_split_is_an_error(tmp_path, scripted):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    with pytest.raises(ValueError, match="no test tasks"):
+        evaluate_passrate(path, System(scripted(lambda r, p: "")), progress=False)

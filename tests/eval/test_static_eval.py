@@ -1,0 +1,94 @@
+"""Step-level evaluation end to end with a scripted model: prompts from the roles, metrics per
+group, unparsable outputs counted as wrong with their reason, bad items reported by line."""
+
+import json
+
+import pytest
+
+from multiagentllm.eval.generate import Generator, System
+from multiagentllm.eval.static import evaluate_static
+from multiagentllm.io import DataError
+from multiagentllm.roles import caller, planner, single, summarizer
+from multiagentllm.types import Trajectory
+
+TOOLS = [{"name": "get_weather", "description": "Weather now.", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
+
+
+def _traj(i, group, city="Paris"):
+    return {"id": f"t{i}", "source": "synthetic", "instruction": f"Weather in {city}?", "tools": TOOLS,
+            "steps": [{"rationale": "Look it up.", "next": "caller",
+                       "action": {"name": "get_weather", "arguments": {"city": city}},
+                       "observation": "{\"temp_c\": 11}"},
+                      {"rationale": "Enough.", "next": "summarizer"}],
+            "answer": f"It is 11 C in {city}.", "outcome": "solved", "meta": {"group": group}}
+
+
+@pytest.fixture
+def test_file(tmp_path):
+    path = tmp_path / "test.jsonl"
+    rows = [json.dumps(_traj(0, "G1")), json.dumps(_traj(1, "G2", "Rome")), '{"id": "broken"}']
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _respond(role, prompt):
+    if role in ("planner", "single") and prompt.endswith("</s>\n"):
+        return "Rationale: I need the weather.\nNext: Caller"
+    if role == "planner":
+        return "Rationale: Done.\nNext: Summarizer"
+    if role == "caller":
+        return "Action: get_weather\nAction Input: {\"city\": \"Paris\"}"
+    if role == "summarizer":
+        return "It is 11 C in Paris."
+    return "garbage"
+
+
+def test_metrics_overall_and_per_group(test_file, scripted):
+    llm = scripted(_respond)
+    report, records = evaluate_static(test_file, Generator(System(llm), progress=False))
+    assert report["n"] == 2
+    assert report["bad_items"] == 1 and ":3:" in report["bad_examples"][0]
+    # planner: step 0 right (caller) x2, step 1 right (summarizer) x2
+    assert report["plan_acc"] == 1.0
+    assert report["act_em"] == 1.0 and report["hallu"] == 0.0
+    assert report["arg_f1"] == pytest.approx(0.5)  # Paris right, Rome wrong
+    assert report["groups"]["G1"]["arg_f1"] == 1.0 and report["groups"]["G2"]["arg_f1"] == 0.0
+    assert report["groups"]["G1"]["rouge_l"] == pytest.approx(1.0)
+    assert 0 < report["groups"]["G2"]["rouge_l"] < 1
+    assert report["counts"] == {"planner": 4, "caller": 2, "summarizer": 2}
+    # the caller was prompted with the gold rationale, by the role module itself
+    t = Trajectory.from_dict(_traj(0, "G1"))
+    assert ("caller", caller.prompt(t.instruction, t.tools, [], "Look it up.")) in llm.prompts
+    assert ("planner", planner.prompt(t.instruction, t.tools, t.steps[:1])) in llm.prompts
+    assert ("summarizer", summarizer.prompt(t.instruction, t.tools, t.steps)) in llm.prompts
+    assert all(n <= 8 for _, n in llm.calls)
+
+
+def test_unparsable_outputs_count_as_wrong_with_reason(test_file, scripted):
+    report, records = evaluate_static(test_file, Generator(System(scripted(lambda r, p: "")), progress=False))
+    assert report["plan_acc"] == 0.0 and report["act_em"] == 0.0 and report["rouge_l"] == 0.0
+    assert report["hallu"] == 0.0
+    assert report["unparsed"] == len(records) == 8
+    assert all(r["reason"] for r in records)
+
+
+def test_single_mode_uses_single_prompts_and_role(test_file, scripted):
+    llm = scripted(_respond)
+    evaluate_static(test_file, Generator(System(llm, single=True), progress=False), limit=1)
+    assert {role for role, _ in llm.calls} == {"single"}
+    t = Trajectory.from_dict(_traj(0, "G1"))
+    assert ("single", single.prompt_for("caller", t.instruction, t.tools, [], rationale="Look it up.")) in llm.prompts
+
+
+def test_hallucinated_tool_name(test_file, scripted):
+    def respond(role, prompt):
+        return "Action: get_wether\nAction Input: {}" if role == "caller" else _respond(role, prompt)
+
+    report, _ = evaluate_static(test_file, Generator(System(scripted(respond)), progress=False))
+    assert report["hallu"] == 1.0 and report["act_em"] == 0.0 and report["arg_f1"] == 0.0
+
+
+def test_missing_file(tmp_path, scripted):
+    with pytest.raises(DataError, match="file not found"):
+        evaluate_static(tmp_path / "nope.jsonl", Generator(System(scripted(_respond)), progress=False))
