@@ -92,3 +92,19 @@ def test_hallucinated_tool_name(test_file, scripted):
 def test_missing_file(tmp_path, scripted):
     with pytest.raises(DataError, match="file not found"):
         evaluate_static(tmp_path / "nope.jsonl", Generator(System(scripted(_respond)), progress=False))
+
+
+def test_alpha_umi_conversations_format(tmp_path, scripted):
+    pytest.importorskip("multiagentllm.data.loaders.alpha_umi")
+    record = {"tools": TOOLS, "instruction": "Weather in Paris?", "conversations": [
+        {"from": "user", "value": "Weather in Paris?"},
+        {"from": "assistant", "value": "Look it up. Next: caller."},
+        {"from": "caller", "value": "Action: get_weather\nAction Input: {\"city\": \"Paris\"}"},
+        {"from": "observation", "value": "{\"temp_c\": 11}"},
+        {"from": "assistant", "value": "Enough. Next: conclusion."},
+        {"from": "conclusion", "value": "It is 11 C in Paris."}]}
+    path = tmp_path / "test_alpha.json"
+    path.write_text(json.dumps([record], indent=1))
+    report, _ = evaluate_static(path, Generator(System(scripted(_respond)), progress=False))
+    assert report["n"] == 1 and report["counts"] == {"planner": 2, "caller": 1, "summarizer": 1}
+    assert report["plan_acc"] == 1.0 and report["arg_f1"] == 1.0 and report["rouge_l"] == pytest.approx(1.0)

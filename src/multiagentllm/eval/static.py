@@ -45,7 +45,8 @@ def load_test_trajectories(path: str | os.PathLike, report: SkipReport) -> list[
     if not path.exists():
         raise DataError(path, None, "file not found")
     first = _first_record(path)
-    alpha_umi = isinstance(first, dict) and ("conversations" in first or {"history", "target"} <= set(first))
+    alpha_umi = isinstance(first, dict) and ("conversations" in first or "chains" in first
+                                             or {"history", "target"} <= set(first))
     if alpha_umi or (first is None and path.suffix == ".json"):  # JSONL, or one JSON array
         try:
             from multiagentllm.data.loaders.alpha_umi import load_alpha_umi
