@@ -44,6 +44,8 @@ def _leaf(kind: str, key: str, args: dict[str, Any], rng: Any) -> Any:
     if kind == "int":
         if "year" in k:
             return rng.randint(1990, 2024)
+        if k == "age" or k.endswith("_age"):
+            return rng.randint(18, 90)
         return rng.randint(1, 500) if any(w in k for w in ("count", "num", "total", "size")) else rng.randint(1, 99999)
     if kind == "float":
         if "lat" in k:
@@ -142,7 +144,7 @@ class ResponseCache:
     def save(self) -> None:
         if self.path and self.dirty:
             with atomic_open(self.path) as f:
-                json.dump(self.entries, f, ensure_ascii=False, sort_keys=True, indent=0)
+                json.dump(self.entries, f, ensure_ascii=False, indent=0)  # key order is part of the response
             self.dirty = False
 
 
