@@ -13,8 +13,12 @@ from multiagentllm.io import read_trajectories, write_jsonl
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-def build_tiny_llama(path: Path, *, hidden: int = 32, seed: int = 0) -> Path:
-    """A 2-layer random Llama with the embedded model's tokenizer, saved as a local HF dir."""
+def build_tiny_llama(path: Path, *, hidden: int = 32, init: float = 0.2, seed: int = 0) -> Path:
+    """A 2-layer random Llama with the embedded model's tokenizer, saved as a local HF dir.
+
+    A wide initialisation (0.2, not 0.02) gives logits with some spread, so a few LoRA steps
+    visibly move the loss instead of sitting at log(vocab).
+    """
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
@@ -24,7 +28,7 @@ def build_tiny_llama(path: Path, *, hidden: int = 32, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=4096, tie_word_embeddings=True,
+                         max_position_embeddings=4096, tie_word_embeddings=True, initializer_range=init,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.eos_token_id)
     LlamaForCausalLM(config).save_pretrained(path)

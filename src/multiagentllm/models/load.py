@@ -77,8 +77,12 @@ def check_causal_lm(path: Path) -> dict[str, Any]:
 
     model_type = config.get("model_type")
     archs = config.get("architectures") or []
-    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and not any(
-            str(a).endswith("ForCausalLM") for a in archs):
+    # The architecture the weights were saved for decides (a BertForMaskedLM checkpoint has a
+    # model_type AutoModelForCausalLM accepts, but would get a freshly initialised LM head).
+    causal = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    ok = any(a in causal or str(a).endswith("ForCausalLM") for a in archs) if archs else (
+        model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
+    if not ok:
         raise NotCausalLMError(f"{path} is not a causal LM (model_type {model_type!r}, "
                                f"architectures {archs}); pass a decoder-only model such as Llama")
     if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):

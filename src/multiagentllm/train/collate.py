@@ -3,7 +3,8 @@
 With no attention mask and `position_ids` that restart at 0 for each row, transformers' masking
 code (`find_packed_sequence_indices`) builds a block-diagonal causal mask for the eager and SDPA
 attention paths, and flash-attention takes the same input as varlen; rows never attend to each
-other, and no compute is spent on padding.  The first label of every row is masked so the last
+other, and no compute is spent on padding.  (The model must run with `use_cache=False`: with a
+cache, transformers skips the packed-sequence detection.)  The first label of every row is masked so the last
 token of one row is never trained to predict the first token of the next.
 """
 

@@ -95,7 +95,8 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
                "tokens_per_second": round(trainer.tokens / seconds, 1) if seconds else None,
                "target_tokens_per_second": round(trainer.targets / seconds, 1) if seconds else None,
                "resumed_from": last.name if last is not None else None,
-               "device": device, "bf16": bf16}
+               "device": device, "bf16": bf16,
+               "loss_log": [[r["step"], r["loss"]] for r in trainer.state.log_history if "loss" in r]}
     if dev_set is not None:
         metrics.update(trainer.evaluate())
     metrics.update(data=_data_metrics(train_stats, dev_stats), data_hash=file_hash(

@@ -10,7 +10,8 @@ from multiagentllm.train.data import IGNORE
 
 
 class SpanTrainer(Trainer):
-    """Counts the tokens it trains on (for throughput) and stops on a non-finite loss.
+    """Counts the tokens it trains on (for throughput), keeps packed rows apart (no KV cache),
+    and stops on a non-finite loss.
 
     Stopping at once matters: a NaN step poisons the weights and every checkpoint after it, and
     the error must surface before anything is published.
@@ -25,6 +26,9 @@ class SpanTrainer(Trainer):
         if model.training:
             self.tokens += int(inputs["input_ids"].numel())
             self.targets += int((inputs["labels"] != IGNORE).sum())
+        # With a KV cache present transformers skips packed-sequence detection and rows would
+        # attend to each other; training never needs the cache.
+        inputs = {**inputs, "use_cache": False}
         out = super().compute_loss(model, inputs, return_outputs=return_outputs,
                                    num_items_in_batch=num_items_in_batch)
         loss = out[0] if return_outputs else out

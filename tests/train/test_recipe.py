@@ -1,0 +1,143 @@
+"""The recipe on a tiny random Llama: it learns, it writes the agreed layout, it fails safely."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from multiagentllm.models.embedded import ModelNotFoundError
+from multiagentllm.train.config import ConfigError, TrainingError
+from multiagentllm.train.recipe import train_stage
+
+
+class ParameterWatch(TrainerCallback):
+    """Snapshots trainable parameters before training and reports which never changed."""
+
+    def on_train_begin(self, args, state, control, model=None, **kw):
+        self.before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    def on_train_end(self, args, state, control, model=None, **kw):
+        after = dict(model.named_parameters())
+        self.unchanged = [n for n, p in self.before.items() if torch.equal(p, after[n].detach())]
+
+
+@pytest.mark.parametrize("fmt, lr", [("lora", 3e-2), ("full", 1e-2)])
+def test_loss_falls_and_every_trainable_parameter_changes(tiny_cfg, fmt, lr):
+    watch = ParameterWatch()
+    cfg = dataclasses.replace(tiny_cfg, format=fmt, learning_rate=lr, max_steps=8)
+    result = train_stage(cfg, callbacks=[watch])
+    losses = [loss for _, loss in result.metrics["loss_log"]]
+    assert len(watch.before) > 0
+    assert watch.unchanged == []
+    assert losses[-1] < 0.9 * losses[0], losses
+    assert result.metrics["eval_loss"] < losses[0]
+
+
+def test_stage_folder_layout_and_manifest(tiny_cfg):
+    from peft import PeftModel
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    result = train_stage(tiny_cfg)
+    out, stage = Path(tiny_cfg.out), result.path
+    assert stage == out / "stage1_backbone"
+    for name in ("adapter_config.json", "adapter_model.safetensors", "config.yaml", "metrics.json",
+                 "loss.png", "README.md"):
+        assert (stage / name).exists(), name
+    assert (stage / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with safe_open(stage / "adapter_model.safetensors", "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.bfloat16}
+    metrics = json.loads((stage / "metrics.json").read_text())
+    assert metrics["data_hash"].startswith("sha256:") and metrics["prompt_version"]
+    assert metrics["data"]["train"]["rows"] > 0 and metrics["steps"] == tiny_cfg.max_steps
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest == {"format": "lora", "base": tiny_cfg.base, "prompt_version": metrics["prompt_version"],
+                        "stage1": "stage1_backbone", "roles": {}}
+    assert not (out / ".work" / "stage1_backbone").exists()  # checkpoints cleaned after success
+    assert [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".work"] == []
+    base = AutoModelForCausalLM.from_pretrained(tiny_cfg.base)
+    PeftModel.from_pretrained(base, stage)  # standard PEFT format
+
+    role = dataclasses.replace(tiny_cfg, stage="stage2_caller", folder="caller", role="caller",
+                               dataset="caller", init="stage1", max_steps=2)
+    train_stage(role)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["roles"] == {"caller": {"path": "caller", "on": "stage1"}}
+    assert "stage1_backbone" in (out / "caller" / "README.md").read_text()
+
+
+def test_full_format_writes_a_loadable_model(tiny_cfg):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg = dataclasses.replace(tiny_cfg, format="full", max_steps=2)
+    path = train_stage(cfg).path
+    role = dataclasses.replace(cfg, stage="single", folder="single", role="single", dataset="single")
+    train_stage(role)
+    AutoModelForCausalLM.from_pretrained(path)
+    AutoTokenizer.from_pretrained(path)
+    assert json.loads((Path(cfg.out) / "manifest.json").read_text())["format"] == "full"
+
+
+def test_finished_stage_is_not_overwritten_without_permission(tiny_cfg):
+    train_stage(dataclasses.replace(tiny_cfg, max_steps=1))
+    with pytest.raises(ConfigError, match="already holds a finished stage; pass overwrite=true"):
+        train_stage(tiny_cfg)
+
+
+def test_nan_loss_stops_and_keeps_the_finished_stage(tiny_cfg, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    first = train_stage(dataclasses.replace(tiny_cfg, max_steps=1)).path
+    before = {p.name: p.read_bytes() for p in first.iterdir()}
+    poisoned = tmp_path / "nan-model"
+    model = AutoModelForCausalLM.from_pretrained(tiny_cfg.base)
+    with torch.no_grad():
+        model.model.norm.weight.fill_(float("nan"))
+    model.save_pretrained(poisoned)
+    AutoTokenizer.from_pretrained(tiny_cfg.base).save_pretrained(poisoned)
+    cfg = dataclasses.replace(tiny_cfg, base=str(poisoned), overwrite=True,
+                              out=str(tmp_path / "other"))
+    with pytest.raises(TrainingError, match="loss became nan at step 1"):
+        train_stage(cfg)
+    assert not (tmp_path / "other" / "stage1_backbone").exists()
+    # and with the same checkpoint folder: the finished stage stays byte for byte
+    cfg = dataclasses.replace(cfg, out=tiny_cfg.out)
+    with pytest.raises(ConfigError, match="base="):  # a checkpoint holds one base
+        train_stage(cfg)
+    assert {p.name: p.read_bytes() for p in first.iterdir()} == before
+
+
+def test_unfinished_run_needs_resume(tiny_cfg):
+    work = Path(tiny_cfg.out) / ".work" / tiny_cfg.stage / "checkpoint-3"
+    work.mkdir(parents=True)
+    (work / "trainer_state.json").write_text("{}")
+    with pytest.raises(TrainingError, match="unfinished run; pass --resume"):
+        train_stage(tiny_cfg)
+
+
+def test_stage2_needs_a_finished_backbone(tiny_cfg):
+    cfg = dataclasses.replace(tiny_cfg, stage="stage2_planner", folder="planner", role="planner",
+                              dataset="planner", init="stage1")
+    with pytest.raises(ConfigError, match="init=stage1 needs a finished stage-1 backbone"):
+        train_stage(cfg)
+
+
+def test_base_that_is_not_a_causal_lm(tiny_cfg, tmp_path):
+    bert = tmp_path / "bert"
+    bert.mkdir()
+    (bert / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
+    with pytest.raises(ModelNotFoundError, match="is not a causal LM"):
+        train_stage(dataclasses.replace(tiny_cfg, base=str(bert)))
+    assert not (Path(tiny_cfg.out) / "stage1_backbone").exists()
+
+
+def test_missing_dataset_is_named(tiny_cfg, tmp_path):
+    from multiagentllm.io import DataError
+
+    with pytest.raises(DataError, match="no train data for dataset 'global'"):
+        train_stage(dataclasses.replace(tiny_cfg, data=str(tmp_path / "nowhere")))
