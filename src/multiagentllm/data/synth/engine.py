@@ -23,6 +23,7 @@ from multiagentllm.types import Trajectory
 
 SOURCE = "synthetic"
 MAX_CALLS = 5
+MAX_PER_INSTRUCTION = 4
 CLOCK_START = datetime(2024, 1, 1, 9, 0)
 
 
@@ -144,6 +145,7 @@ def synthesize(n: int, seed: int = 0, *, workers: int = 1, chunk_size: int = 100
     kept: list[dict[str, Any]] = []
     seen: set[tuple] = set()
     rejects: Counter = Counter()
+    per_instruction: Counter = Counter()  # short requests ("Hi!") recur; cap their share
     instructions = 0
     for result in chunks(seed, chunk_size, workers):
         instructions += result.instructions
@@ -153,7 +155,11 @@ def synthesize(n: int, seed: int = 0, *, workers: int = 1, chunk_size: int = 100
             if fp in seen:
                 rejects["duplicate"] += 1
                 continue
+            if per_instruction[d["instruction"]] >= MAX_PER_INSTRUCTION:
+                rejects["instruction already has enough variants"] += 1
+                continue
             seen.add(fp)
+            per_instruction[d["instruction"]] += 1
             kept.append(d)
             if len(kept) >= n:
                 break

@@ -125,6 +125,11 @@ def trajectory_from_item(item: CallItem, registry: ToolRegistry, rng: random.Ran
                                       f"The tools I have ({names}) do not fit this request; I cannot answer it with them."]),
                           "give_up"))
         return Trajectory(f"real-{item.id}", item.instruction, item.tools, steps, None, "given_up", item.source, meta)
+    if not results:  # every gold call failed (e.g. the source gives no value for a required argument)
+        steps.append(Step(rng.choice(["The calls returned errors and no other tool fits, so I cannot answer.",
+                                      "Every attempt failed; rather than guess, I give up."]), "give_up"))
+        meta["tags"].append("all_calls_failed")
+        return Trajectory(f"real-{item.id}", item.instruction, item.tools, steps, None, "given_up", item.source, meta)
     steps.append(Step(rng.choice(_WHY_DONE), "summarizer"))
     answer = " ".join(f"{r[0].upper()}{r[1:]}." if not r.endswith(".") else r for r in results)
     if item.source == "apibench":
