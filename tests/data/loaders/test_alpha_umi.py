@@ -113,7 +113,8 @@ def test_backbone_rows(tmp_path):
              "target": "The quiz is called Parramatta.\nconclusion: Quiz 1 is called Parramatta."},
             {"tools": TOOLS, "history": GIVEN_UP[:4], "input": "", "target": "It keeps failing.\nconclusion: give up."}]
     solved, given_up = load_alpha_umi(write(tmp_path, rows, "train_backbone.json", jsonl=True))
-    assert solved.answer == "Quiz 1 is called Parramatta." and solved.steps[-1].rationale == "The quiz is called Parramatta."
+    assert solved.answer == "Quiz 1 is called Parramatta."
+    assert solved.steps[-1].rationale == "The quiz is called Parramatta."
     assert given_up.outcome == "given_up" and given_up.steps[-1].rationale == "It keeps failing."
 
 
@@ -137,8 +138,10 @@ def replace(turns, i, value):
 
 @pytest.mark.parametrize("turns, reason", [
     (replace(SOLVED, 2, "Fetch.\n Next: maybe later."), "unknown planner decision 'Next: maybe later.'"),
-    (replace(SOLVED, 3, "Action: quiz_for_other\nAction Input: {}"), "calls 'quiz_for_other', which is not in the tool list"),
-    (replace(SOLVED, 3, "Action: quiz_for_moodring\nAction Input: {bad"), "Action Input for 'quiz_for_moodring' is not valid JSON"),
+    (replace(SOLVED, 3, "Action: quiz_for_other\nAction Input: {}"),
+     "calls 'quiz_for_other', which is not in the tool list"),
+    (replace(SOLVED, 3, "Action: quiz_for_moodring\nAction Input: {bad"),
+     "Action Input for 'quiz_for_moodring' is not valid JSON"),
     (replace(SOLVED, 7, "none"), "the conclusion turn holds no answer"),
     (SOLVED[:4], "ends before the observation turn"),
     (SOLVED[:5], "ends before the planner decides"),

@@ -1,15 +1,13 @@
 """ToolBench loaders: DFSDT chains -> trajectories, ToolEval CoT answers, query files."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from multiagentllm.data.builders import STEP_ROWS
 from multiagentllm.data.loaders import CallItem, ToolSpec
-from multiagentllm.data.loaders.toolbench import (
-    derived_rationale, load_dfsdt, load_queries, load_tooleval_results,
-)
+from multiagentllm.data.loaders.chains import derived_rationale
+from multiagentllm.data.loaders.toolbench import load_dfsdt, load_queries, load_tooleval_results
 from multiagentllm.io import DataError, SkipReport
 from multiagentllm.types import ToolCall, Trajectory
 
@@ -185,7 +183,8 @@ def test_tooleval_intact_record_gives_trajectory_and_reference_item(tmp_path):
     done = node("tool", tool_msg("Finish", {"return_type": "give_answer", "final_answer": "11C"}, ""))
     lookup = node("tool", tool_msg("current_for_weatherapi", {"city": "Paris"}, '{"t": 11}'), done)
     details = node("system", "", node("user", "Weather in Paris?", node("assistant", "Look up Paris.", lookup)))
-    cut = node("system", "", node("user", "Weather in Paris?", node("tool", "{'name': 'current_for_weatherapi', 'argu")))
+    truncated = node("tool", "{'name': 'current_for_weatherapi', 'argu")  # as the shipped files cut them
+    cut = node("system", "", node("user", "Weather in Paris?", truncated))
     path = tooleval_file(tmp_path, {"1": cot_record(details), "2": cot_record(cut, final="")})
     recs = list(load_tooleval_results(path))
     items = [r for r in recs if isinstance(r, CallItem)]
@@ -224,3 +223,47 @@ def test_real_toolbench_query_files(data_root):
     assert all(r.source == "toolbench" and r.calls == [] for r in items)
     assert items[0].id == "toolbench-G1-1" and items[0].meta["relevant_apis"] == [
         "checkhealth_for_squake", "projects_for_squake"]
+
+
+def tree_node(kind, description, *children, observation=None):
+    out = {"node_type": kind, "description": description, "pruned": False, "children": list(children)}
+    if observation is not None:
+        out["observation"] = observation
+    return out
+
+
+def test_give_up_branches_of_the_search_tree_are_variants(tmp_path):
+    give_up = json.dumps({"return_type": "give_up_and_restart"})
+    gave_up = tree_node("Thought", "It keeps timing out.",
+                        tree_node("Action", "Finish", tree_node("Action Input", give_up)))
+    pruned = tree_node("Action", "current_for_weatherapi", tree_node("Action Input", '{"city": "Paris"}'))
+    tried = tree_node("Action", "current_for_weatherapi",
+                      tree_node("Action Input", '{"city": "Paris"}', gave_up, pruned, observation="timeout"))
+    path = answer_file(tmp_path, chain(call("current_for_weatherapi", {"city": "Paris"}),
+                                       result("current_for_weatherapi", "11C"), finish("11C")))
+    data = json.loads(path.read_text())
+    data["tree"] = {"size": 7, "tree": tree_node("Action Input", "", tree_node("Thought", "Try the API.", tried))}
+    path.write_text(json.dumps(data))
+    assert [t.id for t in load_dfsdt(path)] == ["toolbench-G1-7"]  # variants are opt-in
+    main, variant = load_dfsdt(path, give_up_branches=True)
+    assert variant.id == "toolbench-G1-7-giveup0" and variant.meta["variant"] == "give_up_branch"
+    assert variant.outcome == "given_up" and variant.instruction == main.instruction
+    assert [(s.rationale, s.next) for s in variant.steps] == [("Try the API.", "caller"),
+                                                              ("It keeps timing out.", "give_up")]
+    assert variant.steps[0].observation == "timeout"
+
+
+def test_real_give_up_branches(data_root):
+    files = sorted((data_root / "ToolBench" / "data_example" / "answer").glob("G*_answer/*.json"))
+    report = SkipReport()
+    trajs = [t for f in files for t in load_dfsdt(f, skip_bad=True, report=report, give_up_branches=True)]
+    variants = [t for t in trajs if t.meta.get("variant") == "give_up_branch"]
+    assert variants and all(t.outcome == "given_up" for t in variants)
+    mains = {t.id: t for t in trajs if "variant" not in t.meta}
+    assert len(mains) == 12
+    for v in variants:
+        v.validate()
+        main = mains.get(v.id.rsplit("-", 1)[0])
+        assert main is None or main.steps != v.steps  # the final chain is not repeated
+    # branches that call functions missing from the tool list are counted, not yielded
+    assert report.skipped > 1 and all("not in the tool list" in e for e in report.examples)

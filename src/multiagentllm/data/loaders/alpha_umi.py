@@ -33,11 +33,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from multiagentllm.data.loaders.jsonfiles import convert_each
-from multiagentllm.data.loaders.stabletoolbench import compact_description
-from multiagentllm.data.loaders.toolbench import (
+from multiagentllm.data.loaders.chains import (
     FINISH_RATIONALE, RESTART_PROMPT, Episode, derived_rationale, episode_from_messages, trajectory,
 )
+from multiagentllm.data.loaders.jsonfiles import convert_each
+from multiagentllm.data.loaders.stabletoolbench import compact_description
 from multiagentllm.io import SkipReport
 from multiagentllm.roles import FormatError, caller, planner
 from multiagentllm.types import SchemaError, Step, Trajectory, normalize_tool

@@ -105,7 +105,8 @@ def api_to_tool(api: dict[str, Any]) -> dict[str, Any]:
     Needs `tool_name` and `api_name` (KeyError otherwise); parameters and description may be
     absent (ToolBench's inference demo lists endpoints by name only)."""
     name = function_name(str(api["tool_name"]), str(api["api_name"]))
-    description = str(api.get("api_description") or "").strip() or f'Endpoint "{api["api_name"]}" of the "{api["tool_name"]}" API.'
+    description = (str(api.get("api_description") or "").strip()
+                   or f'Endpoint "{api["api_name"]}" of the "{api["tool_name"]}" API.')
     properties: dict[str, Any] = {}
     required: list[str] = []
     for group in ("required_parameters", "optional_parameters"):

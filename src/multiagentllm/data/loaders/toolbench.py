@@ -12,16 +12,15 @@ last list is therefore the whole chain and becomes the trajectory:
 * an assistant turn with only a thought followed by one with only the call is one step;
 * `Finish` with `give_answer` is the summarizer step (answer = `final_answer`), with
   `give_up_and_restart` a give-up step;
-* restart prompts are dropped (our trajectory has no place for them); their number is kept in
-  `meta["restart_prompts"]`, because the thoughts after them may mention attempts from pruned
-  branches that the trajectory does not show -- filter on it if that matters;
-* ChatGPT often calls a function without a thought.  The planner still needs a rationale to
-  learn from, so an empty one is derived from the call ("Call X: <what X does>.", see
-  `derived_rationale`) and counted in `meta["derived_rationales"]`.
+* restart prompts are dropped and empty thoughts get a derived rationale, both counted in
+  `meta` (see `chains`).
 
-Failed branches live only in `tree` (no chain is recorded for them), so they are not turned into
-variants.  A file whose search found no answer (`valid_data` false, no `train_messages`) yields
-nothing.  Tools are `answer_generation.function` without `Finish`, names as ToolBench has them.
+Failed branches live only in `tree` (Thought / Action / Action Input nodes).  A branch that ends
+in the model's own `give_up_and_restart` is a whole, truthful given-up episode: with
+`load_dfsdt(..., give_up_branches=True)` each becomes a variant (`...-giveup{k}`).  Branches that
+were pruned mid-way are not episodes and are left out.  A file whose search found no answer
+(`valid_data` false, no `train_messages`) yields no main trajectory.  Tools are
+`answer_generation.function` without `Finish`, names as ToolBench has them.
 
 **ToolEval CoT answers** (`toolbench/tooleval/results/default_evalset/*_CoT/G*.json`): a dict
 `query_id -> {query, available_tools, answer}`; `answer.answer_details` is the chain as nested
@@ -42,194 +41,35 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multiagentllm.data.loaders import CallItem, ToolSpec
-from multiagentllm.data.loaders import stabletoolbench
+from multiagentllm.data.loaders import CallItem, ToolSpec, stabletoolbench
+from multiagentllm.data.loaders.chains import (
+    FINISH, as_text, episode_from_messages, tools_from_functions, trajectory,
+)
 from multiagentllm.data.loaders.jsonfiles import read_json
 from multiagentllm.io import DataError, SkipReport
-from multiagentllm.types import SchemaError, Step, ToolCall, Trajectory, normalize_tool
-
-FINISH = "Finish"
-RESTART_PROMPT = "This is not the first time you try this task"
+from multiagentllm.types import Trajectory
 
 
-def derived_rationale(call: ToolCall, tool: dict[str, Any] | None) -> str:
-    """A short, honest rationale for a call the source gave no thought for: what is called and
-    what the tool does (its description's first sentence), or which arguments it gets."""
-    what = ""
-    if tool and tool.get("description"):
-        first_line = next((ln for ln in tool["description"].splitlines() if ln.strip()), "")
-        what = re.split(r"(?<=[.!?])\s", " ".join(first_line.split()), maxsplit=1)[0].rstrip(".")
-        what = what if len(what) <= 120 else what[:119].rstrip() + "…"
-    if what:
-        return f"Call {call.name}: {what}."
-    if call.arguments:
-        return f"Call {call.name} with {', '.join(call.arguments)}."
-    return f"Call {call.name}."
+def _dfsdt_meta(path: Path) -> tuple[str, dict[str, Any]]:
+    group = path.parent.name.removesuffix("_answer")
+    query_id, _, method = path.stem.partition("_")
+    return f"toolbench-{group}-{query_id}", {"group": group, "query_id": query_id, "method": method or None,
+                                              "file": path.name}
 
 
-FINISH_RATIONALE = {
-    "summarizer": "The results so far are enough to answer the request.",
-    "give_up": "The calls so far have not solved the task; give up.",
-}
-
-
-def tools_from_functions(functions: Any, where: str) -> list[dict[str, Any]]:
-    """ToolBench function definitions (OpenAI schema) without `Finish`, descriptions compacted;
-    an exact duplicate is dropped, two different definitions with one name are an error."""
-    if not isinstance(functions, list):
-        raise ValueError(f"{where} must be a list of function definitions")
-    tools: dict[str, dict[str, Any]] = {}
-    for i, fn in enumerate(functions):
-        try:
-            tool = normalize_tool(fn, where=f"{where}[{i}]")
-        except SchemaError as e:
-            raise ValueError(str(e)) from None
-        if tool["name"] == FINISH:
-            continue
-        tool["description"] = stabletoolbench.compact_description(tool["description"])
-        if tool["name"] in tools and tools[tool["name"]] != tool:
-            raise ValueError(f"{where}: two different definitions of {tool['name']!r}")
-        tools[tool["name"]] = tool
-    return list(tools.values())
-
-
-@dataclass
-class Episode:
-    """A chain of chat messages read into planner steps (what `Trajectory` needs, plus counts)."""
-
-    instruction: str = ""
-    steps: list[Step] = field(default_factory=list)
-    answer: str | None = None
-    restart_prompts: int = 0
-    derived_rationales: int = 0
-
-    @property
-    def outcome(self) -> str:
-        return "given_up" if self.steps and self.steps[-1].next == "give_up" else "solved"
-
-
-def parse_arguments(raw: Any, what: str) -> dict[str, Any]:
-    if isinstance(raw, dict):
-        return raw
-    if not isinstance(raw, str):
-        raise ValueError(f"{what}: arguments must be a JSON string or object")
-    try:
-        args = json.loads(raw) if raw.strip() else {}
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{what}: arguments are not valid JSON ({e.msg})") from None
-    if not isinstance(args, dict):
-        raise ValueError(f"{what}: arguments must be a JSON object, got {type(args).__name__}")
-    return args
-
-
-def episode_from_messages(messages: Any, tools: list[dict[str, Any]], where: str = "messages") -> Episode:
-    """Read an OpenAI-style chain (system / user / assistant with `function_call` / function)
-    into steps; raises ValueError naming the message that breaks the chain."""
-    if not isinstance(messages, list):
-        raise ValueError(f"{where} must be a list of messages")
-    by_name = {t["name"]: t for t in tools}
-    ep = Episode()
-    thought: list[str] = []  # thoughts of assistant turns that made no call yet
-    i = 0
-    while i < len(messages):
-        m, at = messages[i], f"{where}[{i}]"
-        if not isinstance(m, dict) or "role" not in m:
-            raise ValueError(f"{at} must be an object with a 'role'")
-        if ep.steps and ep.steps[-1].next != "caller":
-            raise ValueError(f"{at}: a message follows the Finish call")
-        role, content = m["role"], (m.get("content") or "")
-        if not isinstance(content, str):
-            raise ValueError(f"{at}.content must be a string")
-        if role == "system":
-            pass
-        elif role == "user":
-            if not ep.instruction:
-                ep.instruction = re.sub(r"\s*Begin!\s*$", "", content).strip()
-            elif content.startswith(RESTART_PROMPT) or m.get("valid") is False:
-                ep.restart_prompts += 1
-            else:
-                raise ValueError(f"{at}: a second user request in one episode")
-        elif role == "assistant":
-            if content.strip():
-                thought.append(content.strip())
-            call = m.get("function_call")
-            if call is None:
-                i += 1
-                continue
-            if not isinstance(call, dict) or not isinstance(call.get("name"), str):
-                raise ValueError(f"{at}.function_call must be an object with a string 'name'")
-            args = parse_arguments(call.get("arguments", "{}"), f"{at}.function_call")
-            rationale = "\n".join(thought)
-            thought = []
-            if call["name"] == FINISH:
-                ep.steps.append(_finish_step(ep, args, rationale, at))
-            else:
-                if call["name"] not in by_name:
-                    raise ValueError(f"{at}: calls {call['name']!r}, which is not in the tool list")
-                action = ToolCall(call["name"], args)
-                if not rationale:
-                    rationale = derived_rationale(action, by_name[call["name"]])
-                    ep.derived_rationales += 1
-                obs = messages[i + 1] if i + 1 < len(messages) else None
-                if not (isinstance(obs, dict) and obs.get("role") == "function"):
-                    raise ValueError(f"{at}: the call to {call['name']!r} has no function result after it")
-                if obs.get("name") not in (None, call["name"]):
-                    raise ValueError(f"{where}[{i + 1}]: result of {obs.get('name')!r}, expected {call['name']!r}")
-                ep.steps.append(Step(rationale, "caller", action, _text(obs.get("content"))))
-                i += 1
-        elif role == "function":
-            raise ValueError(f"{at}: a function result without a call before it")
-        else:
-            raise ValueError(f"{at}: unknown role {role!r}")
-        i += 1
-    if not ep.instruction:
-        raise ValueError(f"{where}: no user message with the request")
-    if thought or not ep.steps or ep.steps[-1].next == "caller":
-        raise ValueError(f"{where}: the chain does not end with a Finish call")
-    return ep
-
-
-def _finish_step(ep: Episode, args: dict[str, Any], rationale: str, at: str) -> Step:
-    kind = args.get("return_type")
-    if kind == "give_answer":
-        answer = args.get("final_answer")
-        if not isinstance(answer, str) or not answer.strip():
-            raise ValueError(f"{at}: Finish(give_answer) without a final_answer")
-        ep.answer, next_ = answer.strip(), "summarizer"
-    elif kind == "give_up_and_restart":
-        next_ = "give_up"
-    else:
-        raise ValueError(f"{at}: Finish has unknown return_type {kind!r}")
-    if not rationale:
-        ep.derived_rationales += 1
-    return Step(rationale or FINISH_RATIONALE[next_], next_)
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def trajectory(ep: Episode, *, id: str, source: str, tools: list[dict[str, Any]],
-               meta: dict[str, Any]) -> Trajectory:
-    """The validated trajectory of an episode (SchemaError -> ValueError for the loaders)."""
-    meta = {**meta, "restart_prompts": ep.restart_prompts, "derived_rationales": ep.derived_rationales}
-    traj = Trajectory(id=id, instruction=ep.instruction, tools=tools, steps=ep.steps, answer=ep.answer,
-                      outcome=ep.outcome, source=source, meta=meta)
-    try:
-        traj.validate()
-    except SchemaError as e:
-        raise ValueError(str(e)) from None
-    return traj
+def _generation(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict) or not isinstance(data.get("answer_generation"), dict):
+        raise ValueError("missing field 'answer_generation'")
+    if "function" not in data["answer_generation"]:
+        raise ValueError("missing field 'answer_generation.function'")
+    return data["answer_generation"]
 
 
 def _dfsdt_record(path: Path, data: Any) -> list[Trajectory]:
-    if not isinstance(data, dict) or not isinstance(data.get("answer_generation"), dict):
-        raise ValueError("missing field 'answer_generation'")
-    gen = data["answer_generation"]
+    gen = _generation(data)
     chains = gen.get("train_messages")
     if not chains:
         if gen.get("valid_data") is False:
@@ -237,34 +77,110 @@ def _dfsdt_record(path: Path, data: Any) -> list[Trajectory]:
         raise ValueError("answer_generation has no 'train_messages'")
     if not isinstance(chains, list) or not all(isinstance(c, list) for c in chains):
         raise ValueError("answer_generation.train_messages must be a list of message lists")
-    if "function" not in gen:
-        raise ValueError("missing field 'answer_generation.function'")
     tools = tools_from_functions(gen["function"], "answer_generation.function")
     ep = episode_from_messages(chains[-1], tools, "answer_generation.train_messages[-1]")
-    group = path.parent.name.removesuffix("_answer")
-    query_id, _, method = path.stem.partition("_")
-    meta = {"group": group, "query_id": query_id, "method": method or None, "file": path.name}
-    return [trajectory(ep, id=f"toolbench-{group}-{query_id}", source="toolbench", tools=tools, meta=meta)]
+    traj_id, meta = _dfsdt_meta(path)
+    return [trajectory(ep, id=traj_id, source="toolbench", tools=tools, meta=meta)]
 
 
-def load_dfsdt(path: str | os.PathLike, *, skip_bad: bool = False,
-               report: SkipReport | None = None) -> Iterator[Trajectory]:
-    """The final chain of one DFSDT answer file as a trajectory (see the module docstring)."""
-    path = Path(path)
+def give_up_paths(tree: Any) -> list[list[dict[str, Any]]]:
+    """Root-to-leaf node paths of a DFSDT tree that end in the model's own
+    `Finish(give_up_and_restart)` (pruned paths that just stopped are not episodes)."""
+    out: list[list[dict[str, Any]]] = []
+
+    def walk(node: Any, path: list[dict[str, Any]]) -> None:
+        if not isinstance(node, dict):
+            raise ValueError("tree nodes must be objects")
+        path = [*path, node]
+        children = node.get("children") or []
+        if (not children and node.get("node_type") == "Action Input" and len(path) > 1
+                and path[-2].get("description") == FINISH and "give_up_and_restart" in str(node.get("description"))):
+            out.append(path)
+        for child in children:
+            walk(child, path)
+
+    walk(tree, [])
+    return out
+
+
+def branch_messages(nodes: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
+    """A tree path (Thought / Action / Action Input nodes) as the chat messages of its chain."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": query}]
+    name = None
+    for node in nodes[1:]:  # the root is an empty Action Input
+        kind, text = node.get("node_type"), str(node.get("description") or "")
+        if kind == "Thought":
+            messages.append({"role": "assistant", "content": text})
+        elif kind == "Action":
+            name = text
+        elif kind == "Action Input" and name is not None:
+            messages.append({"role": "assistant", "content": None, "function_call": {"name": name, "arguments": text}})
+            if name != FINISH:
+                messages.append({"role": "function", "name": name, "content": as_text(node.get("observation", ""))})
+            name = None
+        else:
+            raise ValueError(f"unexpected tree node {kind!r} (an Action Input needs its Action first)")
+    return messages
+
+
+def _give_up_branches(path: Path, data: Any, main: list[Trajectory]) -> Iterator[Trajectory | DataError]:
+    """The give-up variants of one answer file; a bad branch is a DataError, yielded not raised,
+    so that one broken branch does not cost the others."""
     try:
+        gen = _generation(data)
+        tools = tools_from_functions(gen["function"], "answer_generation.function")
+        tree = data["tree"]["tree"] if isinstance(data.get("tree"), dict) else None
+        paths = give_up_paths(tree) if tree is not None else []
+    except (ValueError, KeyError, TypeError) as e:
+        yield DataError(path, "tree", str(e))
+        return
+    traj_id, meta = _dfsdt_meta(path)
+    main_steps = [t.steps for t in main]
+    for k, nodes in enumerate(paths):
+        where = f"tree give-up branch {k}"
         try:
-            records = _dfsdt_record(path, read_json(path))
+            ep = episode_from_messages(branch_messages(nodes, str(gen["query"])), tools, where)
+            if ep.steps in main_steps:
+                continue  # the final chain itself
+            yield trajectory(ep, id=f"{traj_id}-giveup{k}", source="toolbench", tools=tools,
+                             meta={**meta, "variant": "give_up_branch"})
         except (ValueError, KeyError, TypeError) as e:
-            if isinstance(e, DataError):
-                raise
+            yield DataError(path, None, str(e))  # the message names the branch
+
+
+def load_dfsdt(path: str | os.PathLike, *, skip_bad: bool = False, report: SkipReport | None = None,
+               give_up_branches: bool = False) -> Iterator[Trajectory]:
+    """The final chain of one DFSDT answer file as a trajectory (see the module docstring).
+
+    With `give_up_branches`, also every branch of the search tree that ended in the model's own
+    decision to give up (`Finish(give_up_and_restart)`): a truthful given-up variant of the same
+    instruction, with the thoughts, calls and observations of that branch.  Off by default: on
+    the full ToolBench release it would add far more give-ups than answers."""
+    path = Path(path)
+    records: list[Trajectory] = []
+    try:
+        data = read_json(path)
+        try:
+            records = _dfsdt_record(path, data)
+        except (ValueError, KeyError, TypeError) as e:
             raise DataError(path, None, str(e)) from None
     except DataError as err:
         if not skip_bad:
             raise
         if report is not None:
             report.add(err)
-        return
+        if not give_up_branches or err.reason.startswith(("invalid JSON", "file not found")):
+            return
     yield from records
+    if give_up_branches:
+        for rec in _give_up_branches(path, data, records):
+            if isinstance(rec, DataError):
+                if not skip_bad:
+                    raise rec
+                if report is not None:
+                    report.add(rec)
+            else:
+                yield rec
 
 
 def _tooleval_messages(details: Any) -> list[dict[str, Any]] | None:
@@ -291,7 +207,7 @@ def _tooleval_messages(details: Any) -> list[dict[str, Any]] | None:
             else:
                 messages.append({"role": "assistant", "content": None, "function_call": fc})
             if call["name"] != FINISH:
-                messages.append({"role": "function", "name": call["name"], "content": _text(call.get("response"))})
+                messages.append({"role": "function", "name": call["name"], "content": as_text(call.get("response"))})
         elif role in ("system", "user", "assistant"):
             messages.append({"role": role, "content": text})
         else:

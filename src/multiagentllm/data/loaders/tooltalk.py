@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from multiagentllm.data.loaders.jsonfiles import read_json
-from multiagentllm.data.loaders.toolbench import derived_rationale
+from multiagentllm.data.loaders.chains import derived_rationale
 from multiagentllm.io import DataError, SkipReport
 from multiagentllm.types import SchemaError, Step, ToolCall, Trajectory
 
