@@ -61,6 +61,8 @@ def test_dfsdt_chain_becomes_trajectory_with_thoughts_calls_and_answer(tmp_path)
     assert traj.instruction == "What is the weather in Paris?"
     assert traj.tool_names == ["current_for_weatherapi"]  # Finish is not a tool
     assert traj.tools[0]["description"] == "Current weather for a city. Updated hourly."
+    assert traj.tools[0]["parameters"]["properties"]["city"] == {"type": "string", "description": "",
+                                                                 "examples": ["Paris"]}
     first, last = traj.steps
     assert first.rationale == "I need the current weather." and first.next == "caller"
     assert first.action == ToolCall("current_for_weatherapi", {"city": "Paris"})

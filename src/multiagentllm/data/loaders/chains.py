@@ -52,7 +52,8 @@ FINISH_RATIONALE = {
 
 
 def tools_from_functions(functions: Any, where: str) -> list[dict[str, Any]]:
-    """ToolBench function definitions (OpenAI schema) without `Finish`, descriptions compacted;
+    """ToolBench function definitions (OpenAI schema) without `Finish`, descriptions compacted and
+    `example_value` written as JSON schema's `examples` (as `stabletoolbench.api_to_tool` does);
     an exact duplicate is dropped, two different definitions with one name are an error."""
     if not isinstance(functions, list):
         raise ValueError(f"{where} must be a list of function definitions")
@@ -65,10 +66,22 @@ def tools_from_functions(functions: Any, where: str) -> list[dict[str, Any]]:
         if tool["name"] == FINISH:
             continue
         tool["description"] = compact_description(tool["description"])
+        tool["parameters"]["properties"] = {name: _examples(schema)
+                                            for name, schema in tool["parameters"]["properties"].items()}
         if tool["name"] in tools and tools[tool["name"]] != tool:
             raise ValueError(f"{where}: two different definitions of {tool['name']!r}")
         tools[tool["name"]] = tool
     return list(tools.values())
+
+
+def _examples(schema: Any) -> Any:
+    """ToolBench's `example_value` as JSON schema's `examples` (a copy; the input is not changed)."""
+    if not isinstance(schema, dict) or "example_value" not in schema:
+        return schema
+    out = {k: v for k, v in schema.items() if k != "example_value"}
+    if schema["example_value"] not in (None, ""):
+        out["examples"] = [schema["example_value"]]
+    return out
 
 
 @dataclass
