@@ -117,6 +117,17 @@ def test_batch_equals_one_by_one(trio):
     assert batch == [_gen(trio, [p], role="caller", n=16)[0] for p in PROMPTS]
 
 
+def test_prefix_reuse_gives_the_same_tokens_and_skips_the_shared_prefix(ckpt, trio):
+    runner = trio.runner(trio.role("planner").model)
+    history = "\n".join(TEXTS)
+    prompts = [history[:120] + "\nRationale:", history + "\nRationale:", history + "\nNext:"]
+    before = runner.reused_tokens
+    with_reuse = [_gen(trio, [p], role=r, n=10)[0] for p in prompts for r in ("planner", "caller")]
+    assert runner.reused_tokens - before > 100  # each role extended its own previous prompt
+    plain = load_llm(ckpt, lean=False)
+    assert with_reuse == [_gen(plain, [p], role=r, n=10)[0] for p in prompts for r in ("planner", "caller")]
+
+
 def test_separate_models_give_the_same_outputs(ckpt, trio):
     sep = load_llm(ckpt, separate=True)
     assert len({id(sep.role(r).model) for r in ("planner", "caller", "summarizer")}) == 3
@@ -246,3 +257,23 @@ def test_openai_backend_errors_name_the_endpoint(server):
     dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
     with pytest.raises(BackendError, match="cannot reach"):
         OpenAIBackend(Endpoint(dead, "m"), timeout=2).complete(["x"], role="planner", max_new_tokens=5, stop=[])
+
+
+@pytest.mark.slow
+def test_lean_runner_matches_generate_on_the_embedded_model():
+    from transformers import AutoModelForCausalLM
+
+    from multiagentllm.models.backends.hf import HFBackend, RoleModel
+    from multiagentllm.models.load import load_tokenizer, resolve_base
+    from multiagentllm.models.tokens import encode
+
+    path = resolve_base("embedded")
+    tok, model = load_tokenizer(path), AutoModelForCausalLM.from_pretrained(path).eval()
+    backend = HFBackend(tok, {"planner": RoleModel(model)})
+    prompt = tok.apply_chat_template([{"role": "user", "content": "Tell me about flights to Paris."}],
+                                     tokenize=False, add_generation_prompt=True)
+    ids = torch.tensor([encode(tok, prompt)])
+    with torch.no_grad():
+        ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=40)
+    expected = tok.decode(ref[0, ids.shape[1]:], skip_special_tokens=True)
+    assert backend.complete([prompt], role="planner", max_new_tokens=40, stop=[]) == [expected]
