@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from multiagentllm.serve import ServeConfig, ServerThread, create_app
 from multiagentllm.tools import ToolRegistry, tool
+
+# Hypothesis keeps a cache next to the working directory; keep the repository clean.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "multiagentllm-hypothesis")
 
 _INSTRUCTION = re.compile(r"<s> (.*?) </s>", re.S)
 _NUMBERS = re.compile(r"add (-?\d+) and (-?\d+)")

@@ -1,8 +1,91 @@
-"""`umi serve`: the OpenAI-compatible server."""
+"""`umi serve`: the agent and its role models behind an OpenAI-compatible HTTP API.
+
+    umi serve                                        # the shipped checkpoint on 127.0.0.1:8000
+    umi serve --checkpoint checkpoints/cpu-demo --port 8080
+    umi serve --single                               # the single-LLM baseline
+    umi serve --backend openai --base-url http://gpu-box:8000/v1 --model "umi-{role}"
+                                                     # run the loop here, generate on vLLM
+
+Then point any OpenAI client at it:
+
+    OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")
+        .chat.completions.create(model="alpha-umi", messages=[{"role": "user", "content": "..."}])
+
+Exit status: 1 when no model can be loaded, 2 for bad options. The server has no
+authentication: it listens on loopback unless --host says otherwise.
+"""
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
 
-def serve() -> None:
-    """Serve the agent over an OpenAI-compatible HTTP API (not implemented yet)."""
-    raise SystemExit("umi serve: not implemented yet")
+import typer
+
+
+def serve(
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", "-c",
+                                           help="Checkpoint folder (manifest.json); default: the shipped one."),
+    single: bool = typer.Option(False, "--single", help="Serve the single-LLM baseline instead of the trio."),
+    backend: str = typer.Option("hf", "--backend", help="hf (in-process) or openai (generate on another endpoint)."),
+    base_url: str | None = typer.Option(None, "--base-url", help="With --backend openai: the endpoint's base URL."),
+    model: str = typer.Option("{role}", "--model", help="With --backend openai: served model name; {role} is replaced."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="UMI_API_KEY", help="With --backend openai: bearer token."),
+    dtype: str | None = typer.Option(None, "--dtype", help="float32 | bfloat16 (default: float32 on CPU)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (no authentication: keep it local)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    max_steps: int = typer.Option(12, "--max-steps", min=1, help="Most planner turns per episode (requests may ask fewer)."),
+    queue_size: int = typer.Option(64, "--queue-size", min=1, help="Requests in progress at once; more get 429."),
+    max_batch: int = typer.Option(8, "--max-batch", min=1, help="Waiting role completions merged into one model call."),
+    request_timeout: float = typer.Option(600.0, "--request-timeout", min=0.1, help="Seconds a request may wait for the model (then 503)."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the alpha-UMi agent (model alpha-umi) and its role models over the OpenAI API."""
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    if backend not in ("hf", "openai"):
+        err.print(f"[bold red]error:[/] unknown backend {backend!r}; expected 'hf' or 'openai'")
+        raise typer.Exit(2)
+    if not _port_free(host, port):
+        err.print(f"[bold red]error:[/] cannot listen on {host}:{port} (in use, or not an address of this machine)")
+        raise typer.Exit(2)
+
+    import uvicorn
+
+    from multiagentllm.agent.session import build_llm
+    from multiagentllm.models.backends.checkpoint import CheckpointError
+    from multiagentllm.models.embedded import ModelNotFoundError
+    from multiagentllm.serve.app import create_app
+    from multiagentllm.serve.config import ServeConfig
+
+    try:
+        with err.status("loading the models…" if backend == "hf" else "connecting…"):
+            llm = build_llm(checkpoint=str(checkpoint) if checkpoint else None, single=single,
+                            backend=backend, base_url=base_url, model=model, api_key=api_key,
+                            dtype=dtype)
+    except ValueError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(2) from None
+    except (CheckpointError, ModelNotFoundError, OSError) as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(1) from None
+    config = ServeConfig(queue_size=queue_size, max_steps=max_steps, max_batch=max_batch,
+                         request_timeout=request_timeout)
+    app = create_app(llm, config=config, single=single)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/] listening on {host} without authentication")
+    models = ", ".join(app.state.umi.models)
+    err.print(f"serving [bold]{models}[/] at http://{host}:{port}/v1  (health: /health)")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def _port_free(host: str, port: int) -> bool:
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+        return True
+    except OSError:
+        return False
