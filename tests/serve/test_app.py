@@ -9,7 +9,7 @@ from conftest import WEATHER_TOOL, RuleLLM, ask
 from fastapi.testclient import TestClient
 
 from multiagentllm.models.backends import ScriptedLLM
-from multiagentllm.roles import caller, planner, summarizer
+from multiagentllm.roles import caller, planner, single, summarizer
 from multiagentllm.serve import ServeConfig, create_app
 from multiagentllm.types import Step, ToolCall
 
@@ -149,6 +149,23 @@ def test_client_tools_pause_the_episode_and_it_resumes_where_it_stopped(make_app
         assert again["umi"]["steps"] == second["umi"]["steps"]
 
 
+def test_a_resumption_refused_for_a_full_queue_keeps_the_paused_episode(make_app, rule_llm):
+    app = make_app(rule_llm)
+    admission = app.state.umi.admission
+    with TestClient(app) as c:
+        msg = c.post(CHAT, json=ask("weather in Oslo", tools=[WEATHER_TOOL])).json()["choices"][0]["message"]
+        resume = {"model": "alpha-umi", "tools": [WEATHER_TOOL], "messages": [
+            {"role": "user", "content": "weather in Oslo"}, msg,
+            {"role": "tool", "tool_call_id": msg["tool_calls"][0]["id"], "content": "snow"}]}
+        admission.active = admission.limit
+        assert error_of(c.post(CHAT, json=resume), 429)["code"] == "queue_full"
+        assert c.get("/health").json()["paused_episodes"] == 1
+        admission.active = 0
+        generated = len(rule_llm.calls)
+        assert c.post(CHAT, json=resume).json()["choices"][0]["message"]["content"] == "The result is snow."
+        assert len(rule_llm.calls) - generated == 2 and c.get("/health").json()["paused_episodes"] == 0
+
+
 def test_a_client_call_its_own_schema_rejects_never_reaches_the_client(client):
     strict = json.loads(json.dumps(WEATHER_TOOL))
     strict["function"]["parameters"]["properties"]["city"] = {"type": "integer"}
@@ -267,6 +284,9 @@ def test_the_single_model_plays_the_turn_the_conversation_calls_for(registry):
                      [{"role": "assistant", "content": "Rationale: done\nNext: Summarizer"}]):
             turns.append(c.post(CHAT, json={"model": "single", "messages": [*HISTORY, *tail]}).json()["umi"]["turn"])
         assert turns == ["planner", "caller", "summarizer"]
+        steps = [Step("I need a tool for this.", "caller", ToolCall("add", {"a": 2, "b": 3}), "5")]
+        assert llm.prompts[1][:2] == ("single", single.prompt_for("caller", "add 2 and 3", registry.schemas(),
+                                                                   steps, rationale="go"))
         assert all(p[1].startswith("You are a tool-using assistant. At each step") for p in llm.prompts)
 
 

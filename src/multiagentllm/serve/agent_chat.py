@@ -48,6 +48,7 @@ class EpisodePlan:
     outputs: list[tuple[str, str]]
     calls: list[Recorded]
     max_steps: int
+    resumed: PausedEpisode | None = None  # taken from the store; put back if the queue is full
 
 
 @dataclass
@@ -88,7 +89,7 @@ def plan_episode(state: ServerState, req: ChatRequest) -> EpisodePlan:
         answer = Recorded(paused.pending.name, paused.pending.arguments, last.observation,
                           ok=not last.observation.lstrip().startswith('{"error"'))
         return EpisodePlan(paused.id, conv.instruction, offered, client, paused.registry,
-                           paused.outputs, [*paused.calls, answer], max_steps)
+                           paused.outputs, [*paused.calls, answer], max_steps, resumed=paused)
     # Not (or no longer) known here: rebuild the turns from the messages.
     for i, past in enumerate(conv.calls):
         if past.call.name not in names:
@@ -163,7 +164,12 @@ def _umi(agent: Agent, status: str, message: str) -> dict[str, Any]:
 
 async def chat_agent(state: ServerState, req: ChatRequest) -> Any:
     plan = plan_episode(state, req)
-    state.admit()
+    try:
+        state.admit()
+    except APIError:
+        if plan.resumed is not None:  # a retry must still find the episode's world
+            state.store.put(plan.resumed)
+        raise
     loop = asyncio.get_running_loop()
     if not req.stream:
         try:

@@ -85,21 +85,23 @@ def role_turn(model: str, conv: Conversation) -> str:
 def render(model: str, turn: str, conv: Conversation, tools: list[dict[str, Any]]) -> str:
     """The role's prompt for this conversation, from the same functions training used."""
     steps = [Step(p.rationale, "caller", p.call, p.observation) for p in conv.calls]
-    system = "single" if model == "single" else turn
+    if turn == "planner" and conv.pending is not None:
+        raise APIError(400, "the planner writes the next rationale: end the conversation with "
+                            "the user's request or a tool result, not an assistant message",
+                       param="messages", code="invalid_value")
+    if turn == "caller" and conv.pending is None:
+        raise APIError(400, "the caller carries out the planner's rationale: end the "
+                            "conversation with an assistant message that holds it",
+                       param="messages", code="invalid_value")
+    if turn == "summarizer":
+        steps.append(Step(conv.pending or "", "summarizer"))
+    if model == "single":
+        return single.prompt_for(turn, conv.instruction, tools, steps, rationale=conv.pending)
     if turn == "planner":
-        if conv.pending is not None:
-            raise APIError(400, "the planner writes the next rationale: end the conversation with "
-                                "the user's request or a tool result, not an assistant message",
-                           param="messages", code="invalid_value")
-        return planner.prompt(conv.instruction, tools, steps, role=system)
+        return planner.prompt(conv.instruction, tools, steps)
     if turn == "caller":
-        if conv.pending is None:
-            raise APIError(400, "the caller carries out the planner's rationale: end the "
-                                "conversation with an assistant message that holds it",
-                           param="messages", code="invalid_value")
-        return caller.prompt(conv.instruction, tools, steps, conv.pending, role=system)
-    steps.append(Step(conv.pending or "", "summarizer"))
-    return summarizer.prompt(conv.instruction, tools, steps, role=system)
+        return caller.prompt(conv.instruction, tools, steps, conv.pending)
+    return summarizer.prompt(conv.instruction, tools, steps)
 
 
 async def chat_role(state: ServerState, req: ChatRequest) -> Any:
