@@ -28,6 +28,7 @@ def invoke(*args: str):
     (["Book a flight", "--tools", "spaceships"], 2, "unknown tool set 'spaceships'"),
     (["Book a flight", "--backend", "carrier-pigeon"], 2, "unknown backend 'carrier-pigeon'"),
     (["Book a flight", "--backend", "openai"], 2, "needs --base-url"),
+    (["Book a flight", "--backend", "openai", "--base-url", "planner=,caller=x"], 2, "expected VALUE or ROLE=VALUE"),
 ])
 def test_bad_input_is_a_clear_error(args, code, message):
     result = invoke(*args)
@@ -80,9 +81,14 @@ def endpoint():
     httpd.server_close()
 
 
-def test_an_episode_through_an_openai_endpoint(endpoint, tmp_path):
+@pytest.mark.parametrize("per_role", [False, True])
+def test_an_episode_through_an_openai_endpoint(endpoint, tmp_path, per_role):
     out = tmp_path / "episode.json"
-    result = invoke("What date is next Tuesday?", "--backend", "openai", "--base-url", endpoint,
+    flags = ["--base-url", endpoint]
+    if per_role:  # one endpoint and model name per role
+        flags = ["--base-url", f"planner={endpoint},*={endpoint}",
+                 "--model", "planner=planner,caller=caller,summarizer=summarizer"]
+    result = invoke("What date is next Tuesday?", "--backend", "openai", *flags,
                     "--tools", "calendar", "--save", str(out))
     assert result.exit_code == 0, result.output
     for shown in ("Find out which date next Tuesday is.", "resolve_date", '"2024-06-11"',

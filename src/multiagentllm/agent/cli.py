@@ -4,6 +4,7 @@
     umi run "..." --checkpoint checkpoints/cpu-demo --save out/episode.json
     umi run "..." --single                       # the single-LLM baseline
     umi run "..." --backend openai --base-url http://localhost:8000/v1 --model "{role}"
+    umi run "..." --backend openai --base-url "planner=http://a:8000/v1,*=http://b:8000/v1"
 
 Exit status: 0 solved, 3 the episode ended otherwise (given up, or a limit), 2 bad input,
 1 no usable model.
@@ -26,8 +27,8 @@ def run(
     max_seconds: float = typer.Option(600.0, "--max-seconds", min=0.1, help="Wall-time limit of the episode."),
     save: Path | None = typer.Option(None, "--save", help="Write the trajectory JSON here (after every step)."),
     backend: str = typer.Option("hf", "--backend", help="hf (in-process) or openai (HTTP endpoint)."),
-    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."),
-    model: str = typer.Option("{role}", "--model", help="Served model name; {role} becomes planner/caller/summarizer/single."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL (http://localhost:8000/v1), or per role: planner=URL,caller=URL,*=URL."),
+    model: str = typer.Option("{role}", "--model", help="Served model name ({role} becomes the role), or per role: planner=NAME,..."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="UMI_API_KEY", help="Bearer token for the endpoint."),
     dtype: str | None = typer.Option(None, "--dtype", help="float32 | bfloat16 (default: float32 on CPU)."),
 ) -> None:

@@ -20,7 +20,10 @@ def build_llm(*, checkpoint: str | None = None, single: bool = False, backend: s
 
         if not base_url:
             raise ValueError("--backend openai needs --base-url (e.g. http://localhost:8000/v1)")
-        return OpenAIBackend(Endpoint(base_url, model, api_key))
+        urls, models = per_role(base_url, "--base-url"), per_role(model, "--model")
+        roles = set(urls) | set(models)
+        return OpenAIBackend({r: Endpoint(urls.get(r) or urls["*"], models.get(r) or models.get("*", "{role}"),
+                                          api_key) for r in roles if r in urls or "*" in urls})
     if backend != "hf":
         raise ValueError(f"unknown backend {backend!r}; expected 'hf' or 'openai'")
     from multiagentllm.models import load_llm
@@ -43,6 +46,19 @@ def prepare_tools(query: str, config: AgentConfig, tools: Any = None, toolset: s
         except KeyError as e:
             raise QueryError(str(e.args[0]) if e.args else f"unknown tool set {toolset!r}") from None
     return tools
+
+
+def per_role(value: str, flag: str) -> dict[str, str]:
+    """"URL" -> {"*": URL}; "planner=URL1,caller=URL2,*=URL3" -> one value per role."""
+    if "=" not in value.split("://", 1)[0] or value.startswith(("http://", "https://")):
+        return {"*": value}
+    out = {}
+    for part in value.split(","):
+        role, sep, item = part.partition("=")
+        if not sep or not role.strip() or not item.strip():
+            raise ValueError(f"{flag} {value!r}: expected VALUE or ROLE=VALUE,ROLE=VALUE,...")
+        out[role.strip()] = item.strip()
+    return out
 
 
 def run_query(query: str, *, llm: Any = None, tools: Any = None, toolset: str | None = None,

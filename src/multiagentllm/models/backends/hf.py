@@ -58,11 +58,17 @@ class HFBackend:
         runner = self.runner(entry.model)
         device = next(entry.model.parameters()).device
         eos = eos_ids(entry.model, self.tokenizer)
-        out: list[str] = []
-        for i in range(0, len(prompts), self.batch_size):
-            ids = [encode(self.tokenizer, p) for p in prompts[i: i + self.batch_size]]
-            out += generate(runner, self.tokenizer, ids, max_new_tokens=max_new_tokens, stop=stop,
-                            eos=eos, pad_id=self.pad_id, device=device)
+        encoded = [encode(self.tokenizer, p) for p in prompts]
+        # Batch prompts of similar length together (less padding), then restore the order.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        out: list[str] = [""] * len(encoded)
+        for i in range(0, len(order), self.batch_size):
+            rows = order[i: i + self.batch_size]
+            texts = generate(runner, self.tokenizer, [encoded[r] for r in rows],
+                             max_new_tokens=max_new_tokens, stop=stop, eos=eos, pad_id=self.pad_id,
+                             device=device)
+            for r, text in zip(rows, texts):
+                out[r] = text
         return out
 
     def count_tokens(self, text: str) -> int:
