@@ -43,6 +43,12 @@ def test_single_mode_serves_the_single_model_and_runs_the_loop_with_it(registry)
         assert {role for role, _ in llm.calls} == {"single"}
         assert c.post(CHAT, json={"model": "planner", "messages": [{"role": "user", "content": "x"}]}
                       ).status_code == 404
+        msg = c.post(CHAT, json=ask("weather in Rome", tools=[WEATHER_TOOL])).json()["choices"][0]["message"]
+    with TestClient(create_app(RuleLLM(), registry, single=True)) as fresh:  # resumed from the messages
+        body = fresh.post(CHAT, json={"model": "alpha-umi", "tools": [WEATHER_TOOL], "messages": [
+            {"role": "user", "content": "weather in Rome"}, msg,
+            {"role": "tool", "tool_call_id": msg["tool_calls"][0]["id"], "content": "warm"}]}).json()
+        assert body["choices"][0]["message"]["content"] == "The result is warm."
 
 
 def test_a_model_still_loading_is_503_and_a_failed_load_says_why(registry):

@@ -91,16 +91,16 @@ def plan_episode(state: ServerState, req: ChatRequest) -> EpisodePlan:
         return EpisodePlan(paused.id, conv.instruction, offered, client, paused.registry,
                            paused.outputs, [*paused.calls, answer], max_steps, resumed=paused)
     # Not (or no longer) known here: rebuild the turns from the messages.
-    for i, past in enumerate(conv.calls):
+    for past in conv.calls:
         if past.call.name not in names:
             raise APIError(422, f"the history calls {past.call.name!r}, which is not among the "
                                 f"offered tools ({', '.join(names) or 'none'})",
                            param="messages", code="history_mismatch")
-    plan_role = call_role = "single" if state.single else None
+    plan_role, call_role = ("single", "single") if state.single else ("planner", "caller")
     outputs: list[tuple[str, str]] = []
-    for past in conv.calls:
-        outputs.append((plan_role or "planner", plan_text(past.rationale, "caller")))
-        outputs.append((call_role or "caller", call_text(past.call)))
+    for past in conv.calls:  # what the planner and the caller would have written
+        outputs.append((plan_role, plan_text(past.rationale, "caller")))
+        outputs.append((call_role, call_text(past.call)))
     calls = [Recorded(p.call.name, p.call.arguments, p.observation) for p in conv.calls]
     episode = (episode_of(last.call_id) if last else None) or new_episode_id()
     return EpisodePlan(episode, conv.instruction, offered, client, state.fresh_registry(),
@@ -173,14 +173,21 @@ async def chat_agent(state: ServerState, req: ChatRequest) -> Any:
     loop = asyncio.get_running_loop()
     if not req.stream:
         try:
-            done = await loop.run_in_executor(state.executor, run_episode, state, plan)
+            done = await loop.run_in_executor(state.executor, _admitted, state, plan)
         except Exception as e:  # noqa: BLE001 - every failure becomes an OpenAI error
             raise as_api_error(e) from e
-        finally:
-            state.admission.leave()
         return chat_completion(AGENT_MODEL, content=done.content, finish_reason=done.finish_reason,
                                tool_calls=done.tool_calls, usage_=done.usage, umi=done.umi)
     return _stream(state, plan, req, loop)
+
+
+def _admitted(state: ServerState, plan: EpisodePlan) -> Finished:
+    """Run the episode and give its place in the queue back when it has really stopped (not when
+    the request handler does: a handler can be cancelled while the episode thread runs on)."""
+    try:
+        return run_episode(state, plan)
+    finally:
+        state.admission.leave()
 
 
 def _stream(state: ServerState, plan: EpisodePlan, req: ChatRequest,
