@@ -49,7 +49,7 @@ def run_glpft(preset: str, data: str | Path, out: str | Path, overrides: dict[st
 
     from multiagentllm.train.recipe import stage_folder_done, train_stage
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     configs = chain_configs(preset, data, out, overrides or {}, stages)
     result = ChainResult()
     for i, cfg in enumerate(configs, 1):

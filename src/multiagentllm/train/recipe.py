@@ -12,11 +12,11 @@ finished stage; a resumable work folder (`CKPT/.work/<stage>/checkpoint-*`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +39,9 @@ class StageResult:
 def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None = None) -> StageResult:
     """Train one stage and write `CKPT/<stage>/` (weights, config, metrics, card, loss curve)."""
     import torch
-    from transformers import TrainingArguments, set_seed
+    from transformers import set_seed
 
     from multiagentllm.roles.render import PROMPT_VERSION
-    from multiagentllm.train.trainer import SpanTrainer
 
     cfg.validate()
     out = Path(cfg.out)
@@ -71,22 +70,8 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     dev_set = PackedDataset(dev_rows, pack([len(e.input_ids) for e in dev_rows], cfg.pack_tokens,
                                            cfg.seed)) if dev_rows else None
     steps = resolve_steps(cfg, train_set)
-    bf16 = cfg.bf16 and (device == "cpu" or torch.cuda.is_bf16_supported())
-    args = TrainingArguments(
-        output_dir=str(work), per_device_train_batch_size=cfg.packs_per_step,
-        per_device_eval_batch_size=cfg.packs_per_step, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup,
-        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, num_train_epochs=cfg.epochs,
-        max_steps=steps, bf16=bf16, use_cpu=device == "cpu",
-        activation_checkpointing=cfg.gradient_checkpointing,
-        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
-        logging_steps=cfg.logging_steps, logging_first_step=True, save_strategy="steps",
-        save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
-        eval_strategy="steps" if cfg.eval_steps > 0 and dev_set else "no",
-        eval_steps=cfg.eval_steps or None, seed=cfg.seed, data_seed=cfg.seed, report_to="none",
-        remove_unused_columns=False, disable_tqdm=not cfg.progress, dataloader_num_workers=0)
-    trainer = SpanTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
-                          data_collator=collate_packs, callbacks=callbacks or [])
+    trainer = make_trainer(cfg, model, train_set, dev_set, work, device, steps, callbacks)
+    bf16 = trainer.args.bf16
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(last) if last is not None else None)
     seconds = time.perf_counter() - started
@@ -103,9 +88,38 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
         [train_stats.path, dev_stats.path]), prompt_version=PROMPT_VERSION,
         trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad))
     path = _publish(cfg, trainer, tokenizer, metrics, base_path, PROMPT_VERSION)
-    if not cfg.keep_checkpoints:
+    if not cfg.keep_checkpoints and trainer.is_world_process_zero():
         shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            work.parent.rmdir()  # `.work` goes once no stage has checkpoints left
     return StageResult(path, metrics)
+
+
+def make_trainer(cfg: TrainConfig, model: Any, train_set: PackedDataset, dev_set: PackedDataset | None,
+                 work: Path, device: str, steps: int, callbacks: list[Any] | None = None,
+                 collator: Any = collate_packs) -> Any:
+    """The configured SpanTrainer (also used by the throughput benchmark, so it times this recipe)."""
+    import torch
+    from transformers import TrainingArguments
+
+    from multiagentllm.train.trainer import SpanTrainer
+
+    bf16 = cfg.bf16 and (device == "cpu" or torch.cuda.is_bf16_supported())
+    args = TrainingArguments(
+        output_dir=str(work), per_device_train_batch_size=cfg.packs_per_step,
+        per_device_eval_batch_size=cfg.packs_per_step, gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup,
+        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, num_train_epochs=cfg.epochs,
+        max_steps=steps, bf16=bf16, use_cpu=device == "cpu",
+        activation_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        logging_steps=cfg.logging_steps, logging_first_step=True, save_strategy="steps",
+        save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
+        eval_strategy="steps" if cfg.eval_steps > 0 and dev_set else "no",
+        eval_steps=cfg.eval_steps or None, seed=cfg.seed, data_seed=cfg.seed, report_to="none",
+        remove_unused_columns=False, disable_tqdm=not cfg.progress, dataloader_num_workers=0)
+    return SpanTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
+                       data_collator=collator, callbacks=callbacks or [])
 
 
 def stage_folder_done(path: Path) -> bool:
@@ -190,17 +204,27 @@ def _check_data_version(data: Path, version: str) -> None:
 
 def _publish(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, Any],
              base_path: Path, prompt_version: str) -> Path:
-    """Write the stage folder beside its final place, then rename it in (and update the manifest)."""
-    import torch
+    """Write the stage folder beside its final place, then rename it in (and update the manifest).
+
+    `trainer.save_model` gathers sharded weights (DeepSpeed ZeRO-3, FSDP) and writes a standard
+    PEFT adapter or HF model; every process must call it, only the main one writes and publishes.
+    """
     import yaml
 
     out = Path(cfg.out)
     final = out / cfg.folder
-    tmp = Path(tempfile.mkdtemp(prefix=f".{cfg.folder}.tmp-", dir=out))
+    tmp = out / f".{cfg.folder}.partial"
+    main = trainer.is_world_process_zero()
+    if main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(tmp))
+    if not main:
+        return final
     try:
-        model = trainer.model
-        model.to(getattr(torch, cfg.save_dtype))
-        model.save_pretrained(tmp, safe_serialization=True)
+        (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle; config.yaml says it all
+        _cast_weights(tmp, cfg.save_dtype)
         if cfg.format == "full":
             tokenizer.save_pretrained(tmp)
         (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
@@ -219,6 +243,20 @@ def _publish(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, 
         shutil.rmtree(tmp, ignore_errors=True)
     update_manifest(out, cfg, prompt_version)
     return final
+
+
+def _cast_weights(folder: Path, dtype_name: str) -> None:
+    """Rewrite the saved floating-point weights in `dtype_name` (bf16 halves an adapter's size)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    dtype = getattr(torch, dtype_name)
+    for path in folder.glob("*.safetensors"):
+        tensors = load_file(path)
+        if all(t.dtype == dtype or not t.is_floating_point() for t in tensors.values()):
+            continue
+        cast = {k: (t.to(dtype) if t.is_floating_point() else t).contiguous() for k, t in tensors.items()}
+        save_file(cast, path, metadata={"format": "pt"})
 
 
 def _make_readable(folder: Path) -> None:

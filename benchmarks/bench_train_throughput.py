@@ -1,0 +1,212 @@
+"""Training throughput of the GLPFT recipe against a naive baseline, side by side, on this machine.
+
+    .venv/bin/python benchmarks/bench_train_throughput.py [--data DATA] [--dataset global]
+                                                         [--steps 4] [--rows 48]
+
+Both arms train the embedded SmolLM2-135M with the same LoRA (r=16, all linear layers) on the same
+rows (DATA/<dataset>/train.seq.jsonl from `umi data build`, or rows rendered from the test
+fixtures when no DATA is given):
+
+* recipe   - this project's `SpanTrainer` (`train.recipe.make_trainer`): rows packed padding-free
+             into 2048-token sequences (positions reset per row), bf16 autocast, loss on spans;
+* baseline - the plain transformers `Trainer`, fp32, every row padded to the longest row, loss on
+             the whole sequence (the usual first attempt).
+
+The figure of merit is *trained completion tokens per second*: supervised span tokens (what a
+role actually learns from) processed per second of training step, after one warm-up step.  Also
+printed: all non-padding tokens/s, model FLOP utilisation against the bf16 matmul peak measured in
+this run, and each arm's peak resident memory (each arm runs in its own process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_rows(args, tokenizer):
+    from multiagentllm.train.data import load_split
+
+    data = Path(args.data) if args.data else fixture_data(Path(tempfile.mkdtemp()))
+    rows, _ = load_split(tokenizer, data, args.dataset, "train", max_length=args.max_length,
+                         limit=args.rows)
+    return rows
+
+
+def fixture_data(out: Path) -> Path:
+    """Rows rendered from the repository's fixture trajectories (varied by id) when no DATA exists."""
+    from multiagentllm.data import builders
+    from multiagentllm.io import read_trajectories, write_jsonl
+
+    trajs = list(read_trajectories(REPO / "tests" / "fixtures" / "trajectories.jsonl"))
+    for name in builders.DATASETS:
+        rows = [r for _ in range(24) for t in trajs if (r := builders.sequence_row(t, name))]
+        write_jsonl(out / name / "train.seq.jsonl", rows)
+    return out
+
+
+class Recorder:
+    """Times each optimizer step and remembers what each batch held."""
+
+    def __init__(self):
+        self.times: list[float] = []
+        self.batches: list[tuple[int, int]] = []  # (non-padding tokens, supervised span tokens)
+
+    def callback(self):
+        from transformers import TrainerCallback
+
+        rec = self
+
+        class StepTimer(TrainerCallback):
+            def on_step_begin(self, *a, **kw):
+                rec.started = time.perf_counter()
+
+            def on_step_end(self, *a, **kw):
+                rec.times.append(time.perf_counter() - rec.started)
+
+        return StepTimer()
+
+
+def run_recipe(args, model, tokenizer, rows, rec: Recorder):
+    from multiagentllm.train.collate import PackedDataset, collate_packs
+    from multiagentllm.train.config import TrainConfig
+    from multiagentllm.train.data import IGNORE, pack
+    from multiagentllm.train.recipe import make_trainer
+
+    cfg = TrainConfig(data="-", out="-", pack_tokens=args.max_length, max_length=args.max_length,
+                      bf16=True, lora_r=16, lora_alpha=32, warmup=0, progress=False,
+                      save_steps=10_000, logging_steps=10_000)
+    dataset = PackedDataset(rows, pack([len(r.input_ids) for r in rows], cfg.pack_tokens, cfg.seed))
+
+    def collate(batch):
+        out = collate_packs(batch)
+        rec.batches.append((out["input_ids"].numel(), int((out["labels"] != IGNORE).sum())))
+        return out
+
+    trainer = make_trainer(cfg, model, dataset, None, Path(tempfile.mkdtemp()), "cpu", args.steps + 1,
+                           [rec.callback()], collator=collate)
+    trainer.train()
+    return {"sequence": f"packed to {args.max_length} tokens, padding-free", "dtype": "bf16 autocast"}
+
+
+def run_baseline(args, model, tokenizer, rows, rec: Recorder):
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    from multiagentllm.train.data import IGNORE
+
+    width = max(len(r.input_ids) for r in rows)
+    pad = tokenizer.pad_token_id
+
+    def collate(batch):
+        ids = torch.full((len(batch), width), pad)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, r in enumerate(batch):
+            ids[i, :len(r.input_ids)] = torch.tensor(r.input_ids)
+            mask[i, :len(r.input_ids)] = 1
+        labels = ids.masked_fill(mask == 0, IGNORE)  # loss on the whole (non-pad) sequence
+        rec.batches.append((int(mask.sum()), sum(r.targets for r in batch)))
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+    targs = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=args.batch,
+                              max_steps=args.steps + 1, learning_rate=2e-4, use_cpu=True, bf16=False,
+                              report_to="none", save_strategy="no", logging_steps=10_000,
+                              remove_unused_columns=False, disable_tqdm=True, warmup_steps=0)
+    Trainer(model=model, args=targs, train_dataset=list(rows), data_collator=collate,
+            callbacks=[rec.callback()]).train()
+    return {"sequence": f"{args.batch} rows padded to {width} tokens", "dtype": "fp32"}
+
+
+def arm(args) -> dict:
+    """One arm, in this process: load the model, train steps+1, report the timed steps."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from multiagentllm.models.load import load_model_and_tokenizer
+
+    torch.manual_seed(0)
+    model, tokenizer = load_model_and_tokenizer("embedded")
+    model.config.use_cache = False
+    rows = load_rows(args, tokenizer)
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear",
+                                             task_type="CAUSAL_LM"))
+    rec = Recorder()
+    info = (run_recipe if args.arm == "recipe" else run_baseline)(args, model, tokenizer, rows, rec)
+    timed = rec.times[1:]  # the first step warms up allocators and kernels
+    batches = rec.batches[1:len(rec.times)]
+    seconds = sum(timed)
+    tokens = sum(b[0] for b in batches)
+    targets = sum(b[1] for b in batches)
+    cfg = model.config
+    ctx = sum(len(r.input_ids) ** 2 for r in rows) / sum(len(r.input_ids) for r in rows)
+    params = sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n)
+    # training FLOPs per token: 6N for the matmuls plus causal attention (6 * layers * hidden * ctx)
+    flops = tokens * (6 * params + 6 * cfg.num_hidden_layers * cfg.hidden_size * ctx)
+    return {**info, "arm": args.arm, "steps": len(timed), "seconds": seconds, "tokens": tokens,
+            "targets": targets, "tokens_per_s": tokens / seconds, "targets_per_s": targets / seconds,
+            "flops_per_s": flops / seconds,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def matmul_peak(dtype_name: str, n: int = 2048, reps: int = 6) -> float:
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default="", help="a built data directory (default: fixture rows)")
+    p.add_argument("--dataset", default="global")
+    p.add_argument("--rows", type=int, default=48)
+    p.add_argument("--steps", type=int, default=4, help="timed steps per arm (after 1 warm-up)")
+    p.add_argument("--batch", type=int, default=2, help="baseline rows per step")
+    p.add_argument("--max-length", type=int, default=2048)
+    p.add_argument("--arm", choices=["recipe", "baseline"], help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.arm:
+        print(json.dumps(arm(args)))
+        return
+
+    import torch
+
+    peak = {d: matmul_peak(d) for d in ("bfloat16", "float32")}
+    results = {}
+    for name in ("recipe", "baseline"):
+        cmd = [sys.executable, __file__, "--arm", name, *sys.argv[1:]]
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"{name} arm failed:\n{proc.stderr[-4000:]}")
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    r, b = results["recipe"], results["baseline"]
+    print(f"\nmachine: {torch.get_num_threads()} threads (shared with other work: figures are noisy); "
+          f"bf16 matmul peak {peak['bfloat16'] / 1e9:.0f} GFLOP/s, fp32 {peak['float32'] / 1e9:.0f} GFLOP/s")
+    print(f"rows: {args.rows} from {args.data or 'test fixtures'} ({args.dataset}), SmolLM2-135M, LoRA r=16\n")
+    print(f"{'arm':9} {'sequence':36} {'dtype':13} {'compl tok/s':>11} {'all tok/s':>10} "
+          f"{'MFU(bf16)':>9} {'peak MiB':>9}")
+    for x in (r, b):
+        print(f"{x['arm']:9} {x['sequence']:36} {x['dtype']:13} {x['targets_per_s']:11.1f} "
+              f"{x['tokens_per_s']:10.1f} {x['flops_per_s'] / peak['bfloat16']:9.1%} {x['peak_rss_mib']:9.0f}")
+    ratio = r["targets_per_s"] / b["targets_per_s"]
+    print(f"\nspeed-up in trained completion tokens/s: {ratio:.2f}x (target >= 2.5x)")
+
+
+if __name__ == "__main__":
+    main()
