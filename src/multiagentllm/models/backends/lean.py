@@ -24,7 +24,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-Lora = list[tuple[torch.Tensor, torch.Tensor]]  # (A, B * scaling) per active adapter
 _LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -73,10 +72,25 @@ class _Saved:
 
 
 @dataclass
+class _Group:
+    """Linear layers that read the same input (q/k/v, gate/up, o, down). The LoRA adapters of
+    all of them are folded into one A (R, in) and one block-diagonal B (sum of outs, R), so the
+    adapters cost two small matrix products per group instead of two per layer and adapter."""
+
+    w_t: list[torch.Tensor]  # base weights, transposed views (in, out)
+    sizes: list[int]
+    a: torch.Tensor | None = None
+    b: torch.Tensor | None = None
+
+
+@dataclass
 class _Layer:
     ln1: torch.Tensor
     ln2: torch.Tensor
-    weights: dict[str, tuple[torch.Tensor, Lora]]
+    qkv: _Group
+    o: _Group
+    gate_up: _Group
+    down: _Group
 
 
 class LeanLlama:
@@ -98,16 +112,27 @@ class LeanLlama:
         self.reused_tokens = 0  # prompt tokens not recomputed thanks to prefix reuse (for tests/benchmarks)
         self._track: _Saved | None = None
 
-    def _linear(self, module: Any) -> tuple[torch.Tensor, Lora]:
-        if not _is_lora(module):
-            return module.weight, []
-        if getattr(module, "disable_adapters", False):
-            return module.base_layer.weight, []
-        w = module.base_layer.weight
-        # PEFT keeps adapters in float32 under a bf16 base; cast them to the base's dtype.
-        lora = [(module.lora_A[a].weight.to(w.dtype), (module.lora_B[a].weight * module.scaling[a]).to(w.dtype))
-                for a in module.active_adapters if a in module.lora_A]
-        return w, lora
+    def _group(self, modules: list[Any]) -> _Group:
+        weights, pieces = [], []  # pieces: (index in group, A, B * scaling)
+        for i, m in enumerate(modules):
+            if not _is_lora(m):
+                weights.append(m.weight)
+                continue
+            weights.append(m.base_layer.weight)
+            if not m.disable_adapters:
+                pieces += [(i, m.lora_A[a].weight, m.lora_B[a].weight * m.scaling[a])
+                           for a in m.active_adapters if a in m.lora_A]
+        group = _Group([w.t() for w in weights], [w.shape[0] for w in weights])
+        if pieces:
+            dtype = weights[0].dtype  # PEFT keeps adapters in float32 under a bf16 base
+            group.a = torch.cat([a for _, a, _ in pieces]).to(dtype)
+            group.b = weights[0].new_zeros(sum(group.sizes), group.a.shape[0])
+            starts = [sum(group.sizes[:i]) for i in range(len(modules))]
+            col = 0
+            for i, _, b in pieces:
+                group.b[starts[i]: starts[i] + b.shape[0], col: col + b.shape[1]] = b
+                col += b.shape[1]
+        return group
 
     def _load(self) -> tuple[str, ...]:
         """Bind the current weights, including whichever adapters are active right now; return
@@ -115,13 +140,14 @@ class LeanLlama:
         self.layers = []
         active: set[str] = set()
         for layer in self.base.model.layers:
-            mods = {"q_proj": layer.self_attn.q_proj, "k_proj": layer.self_attn.k_proj,
-                    "v_proj": layer.self_attn.v_proj, "o_proj": layer.self_attn.o_proj,
-                    "gate_proj": layer.mlp.gate_proj, "up_proj": layer.mlp.up_proj,
-                    "down_proj": layer.mlp.down_proj}
-            self.layers.append(_Layer(layer.input_layernorm.weight, layer.post_attention_layernorm.weight,
-                                      {k: self._linear(m) for k, m in mods.items()}))
-            active.update(a for m in mods.values() if _is_lora(m) and not m.disable_adapters
+            attn, mlp = layer.self_attn, layer.mlp
+            mods = [attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj, mlp.gate_proj, mlp.up_proj,
+                    mlp.down_proj]
+            self.layers.append(_Layer(
+                layer.input_layernorm.weight, layer.post_attention_layernorm.weight,
+                qkv=self._group(mods[:3]), o=self._group(mods[3:4]), gate_up=self._group(mods[4:6]),
+                down=self._group(mods[6:])))
+            active.update(a for m in mods if _is_lora(m) and not m.disable_adapters
                           for a in m.active_adapters)
         self.embed = self.base.model.embed_tokens.weight
         self.norm = self.base.model.norm.weight
@@ -135,11 +161,22 @@ class LeanLlama:
         return w * F.rms_norm(x.float(), (x.shape[-1],), None, self.eps).to(x.dtype)
 
     @staticmethod
-    def _lin(x: torch.Tensor, w: tuple[torch.Tensor, Lora]) -> torch.Tensor:
-        y = F.linear(x, w[0])
-        for a, b in w[1]:
-            y = y + F.linear(F.linear(x, a), b)
-        return y
+    def _project(x: torch.Tensor, g: _Group) -> list[torch.Tensor]:
+        """x (N, in) -> the output of each linear of the group."""
+        if g.a is None:
+            return [torch.mm(x, w) for w in g.w_t]
+        delta = F.linear(F.linear(x, g.a), g.b)
+        out, start = [], 0
+        for w, n in zip(g.w_t, g.sizes):
+            out.append(torch.addmm(delta[:, start: start + n], x, w))
+            start += n
+        return out
+
+    @staticmethod
+    def _add(h: torch.Tensor, x: torch.Tensor, g: _Group) -> torch.Tensor:
+        """h + linear(x) for a one-linear group (the residual add folded into the product)."""
+        h = torch.addmm(h, x, g.w_t[0])
+        return h if g.a is None else torch.addmm(h, F.linear(x, g.a), g.b.t())
 
     @staticmethod
     def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -220,23 +257,21 @@ class LeanLlama:
                  causal: bool) -> torch.Tensor:
         rows, width = ids.shape
         start, end = self.length, self.length + width
-        h = F.embedding(ids, self.embed)
+        h = F.embedding(ids, self.embed).view(rows * width, -1)
         cos, sin = self.base.model.rotary_emb(h, pos)
         cos, sin = cos[:, None], sin[:, None]
         for i, layer in enumerate(self.layers):
-            w = layer.weights
-            x = self._norm(h, layer.ln1)
-            q = self._lin(x, w["q_proj"]).view(rows, width, self.heads, self.head_dim).transpose(1, 2)
-            k = self._lin(x, w["k_proj"]).view(rows, width, self.kv_heads, self.head_dim).transpose(1, 2)
-            v = self._lin(x, w["v_proj"]).view(rows, width, self.kv_heads, self.head_dim).transpose(1, 2)
+            q, k, v = self._project(self._norm(h, layer.ln1), layer.qkv)
+            q = q.view(rows, width, self.heads, self.head_dim).transpose(1, 2)
+            k = k.view(rows, width, self.kv_heads, self.head_dim).transpose(1, 2)
             self.k_cache[i][:, :, start:end] = self._rope(k, cos, sin)
-            self.v_cache[i][:, :, start:end] = v
+            self.v_cache[i][:, :, start:end] = v.view(rows, width, self.kv_heads, self.head_dim).transpose(1, 2)
             a = F.scaled_dot_product_attention(
                 self._rope(q, cos, sin), self.k_cache[i][:, :, :end], self.v_cache[i][:, :, :end],
                 attn_mask=attn, is_causal=causal and width > 1, scale=self.scale, enable_gqa=True)
-            h = h + self._lin(a.transpose(1, 2).reshape(rows, width, -1), w["o_proj"])
-            x = self._norm(h, layer.ln2)
-            h = h + self._lin(F.silu(self._lin(x, w["gate_proj"])) * self._lin(x, w["up_proj"]),
-                              w["down_proj"])
+            h = self._add(h, a.transpose(1, 2).reshape(rows * width, -1), layer.o)
+            gate, up = self._project(self._norm(h, layer.ln2), layer.gate_up)
+            h = self._add(h, F.silu(gate) * up, layer.down)
         self.length = end
-        return F.linear(self._norm(h[:, -1], self.norm), self.head).float()
+        last = h.view(rows, width, -1)[:, -1]
+        return F.linear(self._norm(last, self.norm), self.head).float()
