@@ -181,7 +181,7 @@ def decode_rates(backend, role: str, n: int, repeats: int) -> dict[str, float | 
             "tokens": len(gen_ids)}
 
 
-def replay_episode(llm) -> tuple[float, int, str]:
+def replay_episode(llm, max_new: int | None = None) -> tuple[float, int, str]:
     """Latency of the reference flight episode: real model calls, reference outputs continue it."""
     from multiagentllm.agent import Agent, AgentConfig
     from multiagentllm.models.backends import ScriptedLLM
@@ -209,7 +209,8 @@ def replay_episode(llm) -> tuple[float, int, str]:
 
     class Replay:
         def complete(self, prompts, *, role, max_new_tokens, stop):
-            generated.append(llm.complete(prompts, role=role, max_new_tokens=max_new_tokens, stop=stop))
+            cap = min(max_new_tokens, max_new or max_new_tokens)
+            generated.append(llm.complete(prompts, role=role, max_new_tokens=cap, stop=stop))
             return script.complete(prompts, role=role, max_new_tokens=max_new_tokens, stop=stop)
 
     t = time.perf_counter()
@@ -224,6 +225,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--skip-episode", action="store_true")
+    ap.add_argument("--episode-max-new", type=int, default=None,
+                    help="cap every call's max_new_tokens in the episode (both sides alike)")
     ap.add_argument("--_memory", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._memory:
@@ -270,10 +273,10 @@ def main() -> None:
 
     if not args.skip_episode:
         print("\n== end-to-end episode latency (reference flight trajectory, every model call real)")
-        base_s, calls, status = replay_episode(GenerateLLM(trio))
+        base_s, calls, status = replay_episode(GenerateLLM(trio), args.episode_max_new)
         for runner in trio._runners.values():
             getattr(runner, "saved", {}).clear()
-        run_s, _, _ = replay_episode(trio)
+        run_s, _, _ = replay_episode(trio, args.episode_max_new)
         print(f"model.generate  {base_s:7.1f} s   runtime {run_s:7.1f} s   {base_s / run_s:.2f}x faster   "
               f"({calls} model calls, episode {status})")
     print(f"\nload average after: {os.getloadavg()[0]:.2f} (other work on the same cores slows both sides)")
