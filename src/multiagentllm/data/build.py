@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ DEFAULT_SOURCES = ("toolbench", "toolbench_cot", "stabletoolbench", "apibench", 
                    "sealtools", "toolalpaca", "nestful", "tooltalk")
 # Sources whose trajectories are answers to public *test* queries: they only ever go to `test`.
 TEST_ONLY_SOURCES = {"toolbench_cot": "test"}
+STEP_SAMPLE = 2000  # per-step rows whose token lengths are measured per dataset and split
 
 
 @dataclass
@@ -120,9 +122,14 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
         n_loaded = len(trajs)
         trajs = dedupe(trajs)
         splits = assign_splits(trajs, dev=dev, test=test, forced=TEST_ONLY_SOURCES)
-        rows: dict[str, dict[str, tuple[list, list]]] = {}
-        task = progress.add_task("render rows", total=len(trajs))
+        tok = load_stats_tokenizer(tokenizer) if tokenizer else None
+        row_counts: dict[str, dict[str, Any]] = defaultdict(dict)
+        token_counts: dict[str, Any] = {"tokenizer": tokenizer} if tok else {}
+        task = progress.add_task("render rows", total=len(trajs) * len(builders.DATASETS))
         for split, group in splits.items():
+            # a seeded shuffle: file order must not follow the instruction text, because training
+            # may read only the first rows of a file
+            random.Random(f"{split}-{len(group)}").shuffle(group)
             write_jsonl(out / "trajectories" / f"{split}.jsonl", group)
             for name in builders.DATASETS:
                 step_rows, seq_rows = [], []
@@ -131,10 +138,16 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
                     row = builders.sequence_row(t, name)
                     if row is not None:
                         seq_rows.append(row)
-                rows.setdefault(name, {})[split] = (step_rows, seq_rows)
                 write_jsonl(out / name / f"{split}.jsonl", step_rows)
                 write_jsonl(out / name / f"{split}.seq.jsonl", seq_rows)
-            progress.advance(task, len(group))
+                row_counts[name][split] = {"step_rows": _by_source(step_rows), "seq_rows": _by_source(seq_rows)}
+                if tok:
+                    token_counts.setdefault(name, {})[split] = {
+                        # per-step rows are O(k^2) text: percentiles from a fixed sample
+                        "step": token_lengths(tok, [r["prompt"] + r["completion"] for r in step_rows[::max(1, len(step_rows) // STEP_SAMPLE)]]),
+                        "seq": token_lengths(tok, [r["text"] for r in seq_rows]),
+                    }
+                progress.advance(task, len(group))
         for name, recs in items.items():
             write_jsonl(out / "items" / f"{name}.jsonl", recs)
         for name, recs in catalogue.items():
@@ -151,14 +164,12 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
             "outcomes": {s: dict(Counter(t.outcome for t in g)) for s, g in splits.items()},
             "items": {k: len(v) for k, v in items.items()},
             "catalogue": {k: len(v) for k, v in catalogue.items()},
-            "rows": {name: {split: {"step_rows": _by_source(r[0], key="source"),
-                                    "seq_rows": _by_source(r[1], key="source")}
-                            for split, r in per.items()} for name, per in rows.items()},
+            "rows": row_counts,
             "skipped_bad": report.skipped.skipped,
             "skipped_examples": report.skipped.examples,
         }
-        if tokenizer:
-            stats["tokens"] = token_stats(rows, tokenizer, progress)
+        if tok:
+            stats["tokens"] = token_counts
     write_json(out / "stats.json", stats)
     report.counts = stats
     return report
@@ -169,30 +180,17 @@ def _by_source(records: list, key: str = "source") -> dict[str, int]:
     return {"total": len(records), **dict(sorted(counts.items()))}
 
 
-def token_stats(rows: dict[str, dict[str, tuple[list, list]]], tokenizer_name: str,
-                progress: Progress | None = None) -> dict[str, Any]:
-    """Token-length percentiles per dataset (per-step rows: prompt+completion; seq rows: text)."""
+def token_lengths(tok, texts: list[str], chunk: int = 512) -> dict[str, int]:
+    """Row count, total tokens and length percentiles of `texts` (tokenized in chunks)."""
     import numpy as np
 
-    tok = load_stats_tokenizer(tokenizer_name)
-    out: dict[str, Any] = {"tokenizer": tokenizer_name}
-    task = progress.add_task("token stats", total=len(rows)) if progress else None
-    for name, per in rows.items():
-        out[name] = {}
-        for split, (step_rows, seq_rows) in per.items():
-            entry = {}
-            for label, texts in (("step", [r["prompt"] + r["completion"] for r in step_rows]),
-                                 ("seq", [r["text"] for r in seq_rows])):
-                if not texts:
-                    continue
-                lengths = np.array([len(ids) for ids in tok(texts, split_special_tokens=True)["input_ids"]])
-                entry[label] = {"rows": int(len(lengths)), "tokens": int(lengths.sum()),
-                                **{f"p{q}": int(np.percentile(lengths, q)) for q in (50, 90, 99)},
-                                "max": int(lengths.max())}
-            out[name][split] = entry
-        if progress:
-            progress.advance(task)
-    return out
+    if not texts:
+        return {"rows": 0, "tokens": 0}
+    lengths = np.concatenate([
+        np.array([len(ids) for ids in tok(texts[i:i + chunk], split_special_tokens=True)["input_ids"]])
+        for i in range(0, len(texts), chunk)])
+    return {"rows": int(len(lengths)), "tokens": int(lengths.sum()),
+            **{f"p{q}": int(np.percentile(lengths, q)) for q in (50, 90, 99)}, "max": int(lengths.max())}
 
 
 def load_stats_tokenizer(name: str):
