@@ -91,6 +91,12 @@ def trio(ckpt):
     return load_llm(ckpt)
 
 
+@pytest.fixture(scope="module")
+def plain(ckpt):
+    """The same trio decoded with the model's own forward instead of the lean runner."""
+    return load_llm(ckpt, lean=False)
+
+
 def _gen(llm, prompts, role="planner", n=12, stop=()):
     return llm.complete(prompts, role=role, max_new_tokens=n, stop=list(stop))
 
@@ -103,10 +109,9 @@ def test_trio_shares_one_base_and_switching_adapters_changes_outputs(trio):
     assert _gen(trio, PROMPTS[:1], role="planner")[0] == outs["planner"]  # switching back restores
 
 
-def test_lean_runner_matches_transformers_forward(ckpt, trio):
+def test_lean_runner_matches_transformers_forward(trio, plain):
     from multiagentllm.models.backends.lean import LeanLlama
 
-    plain = load_llm(ckpt, lean=False)
     assert isinstance(trio.runner(trio.role("caller").model), LeanLlama)
     for role in ("planner", "caller"):
         assert _gen(trio, PROMPTS, role=role, n=16) == _gen(plain, PROMPTS, role=role, n=16)
@@ -117,14 +122,13 @@ def test_batch_equals_one_by_one(trio):
     assert batch == [_gen(trio, [p], role="caller", n=16)[0] for p in PROMPTS]
 
 
-def test_prefix_reuse_gives_the_same_tokens_and_skips_the_shared_prefix(ckpt, trio):
+def test_prefix_reuse_gives_the_same_tokens_and_skips_the_shared_prefix(trio, plain):
     runner = trio.runner(trio.role("planner").model)
     history = "\n".join(TEXTS)
     prompts = [history[:120] + "\nRationale:", history + "\nRationale:", history + "\nNext:"]
     before = runner.reused_tokens
     with_reuse = [_gen(trio, [p], role=r, n=10)[0] for p in prompts for r in ("planner", "caller")]
     assert runner.reused_tokens - before > 100  # each role extended its own previous prompt
-    plain = load_llm(ckpt, lean=False)
     assert with_reuse == [_gen(plain, [p], role=r, n=10)[0] for p in prompts for r in ("planner", "caller")]
 
 
