@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from multiagentllm.agent.cli import run as run_command
@@ -22,6 +24,22 @@ app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.command("run")(run_command)
 app.command("serve")(serve_command)
+
+
+@app.command("demo")
+def demo_command(
+    out: Path = typer.Option(Path("out/demo"), help="Where every stage writes its outputs."),
+    synth_n: int = typer.Option(1500, help="Synthetic trajectories to generate."),
+    preset: str = typer.Option("cpu-demo", help="Training preset (cpu-demo | cpu-full | tinyllama | a YAML)."),
+    eval_limit: int = typer.Option(12, help="Held-out test tasks in the evaluation table."),
+    data_root: Path = typer.Option(None, help="Datasets folder [default: ../shared/datasets]."),
+) -> None:
+    """The whole pipeline on the embedded default: data -> GLPFT -> agent runs -> evaluation."""
+    from multiagentllm.demo import DemoConfig, run_demo
+
+    shipped = Path(__file__).resolve().parents[2] / "checkpoints" / "embedded-cpu-full"
+    run_demo(DemoConfig(out=out, synth_n=synth_n, preset=preset, eval_limit=eval_limit,
+                        data_root=data_root, shipped=shipped))
 
 
 @app.callback()
