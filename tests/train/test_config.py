@@ -77,7 +77,7 @@ def test_overrides_apply_to_all_or_one_stage():
 
 @pytest.mark.parametrize("overrides, message", [
     (["lora_r=many"], "'lora_r': 'many' is not a valid int"),
-    (["bf16=maybe"], "'bf16': 'maybe' is not a valid bool"),
+    (["bf16=maybe"], "bf16 'maybe': expected true, false or auto"),
     (["dataset=chat"], "dataset 'chat'"),
     (["init=stage2"], "init 'stage2'"),
     (["max_length=4096", "pack_tokens=1024"], "max_length"),

@@ -141,3 +141,11 @@ def test_missing_dataset_is_named(tiny_cfg, tmp_path):
 
     with pytest.raises(DataError, match="no train data for dataset 'global'"):
         train_stage(dataclasses.replace(tiny_cfg, data=str(tmp_path / "nowhere")))
+
+
+def test_gradient_checkpointing_and_bf16_train(tiny_cfg):
+    watch = ParameterWatch()
+    cfg = dataclasses.replace(tiny_cfg, gradient_checkpointing=True, bf16=True, max_steps=3)
+    result = train_stage(cfg, callbacks=[watch])
+    assert result.metrics["bf16"] is True
+    assert watch.unchanged == []

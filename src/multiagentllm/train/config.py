@@ -62,7 +62,7 @@ class TrainConfig:
     dev_split: str = "dev"
     max_train_rows: int = 0  # 0 = all rows
     max_dev_rows: int = 0
-    bf16: bool = True  # bf16 autocast where the hardware has it; master weights stay fp32
+    bf16: str = "auto"  # bf16 autocast (master weights fp32): true, false, or auto = where it is faster
     save_dtype: str = "bfloat16"
     gradient_checkpointing: bool = False
     device: str = "auto"  # "auto", "cpu" or "cuda"
@@ -101,6 +101,8 @@ class TrainConfig:
         need(self.save_dtype in ("bfloat16", "float32", "float16"),
              f"save_dtype {self.save_dtype!r}: expected bfloat16, float32 or float16")
         need(self.device in ("auto", "cpu", "cuda"), f"device {self.device!r}: auto, cpu or cuda")
+        self.bf16 = str(self.bf16).lower()
+        need(self.bf16 in ("auto", "true", "false"), f"bf16 {self.bf16!r}: expected true, false or auto")
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ finished stage; a resumable work folder (`CKPT/.work/<stage>/checkpoint-*`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -104,7 +105,7 @@ def make_trainer(cfg: TrainConfig, model: Any, train_set: PackedDataset, dev_set
 
     from multiagentllm.train.trainer import SpanTrainer
 
-    bf16 = cfg.bf16 and (device == "cpu" or torch.cuda.is_bf16_supported())
+    bf16 = use_bf16(cfg.bf16, device)
     args = TrainingArguments(
         output_dir=str(work), per_device_train_batch_size=cfg.packs_per_step,
         per_device_eval_batch_size=cfg.packs_per_step, gradient_accumulation_steps=cfg.grad_accum,
@@ -120,6 +121,36 @@ def make_trainer(cfg: TrainConfig, model: Any, train_set: PackedDataset, dev_set
         remove_unused_columns=False, disable_tqdm=not cfg.progress, dataloader_num_workers=0)
     return SpanTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
                        data_collator=collator, callbacks=callbacks or [])
+
+
+def use_bf16(setting: str, device: str) -> bool:
+    """Whether to train under bf16 autocast.  On a GPU: where supported.  On a CPU, "auto" asks the
+    hardware: bf16 autocast pays only where bf16 matmuls beat fp32 (AMX / fast AVX512-BF16
+    kernels); elsewhere it is slower than fp32, so "auto" keeps fp32 there."""
+    import torch
+
+    if setting == "false":
+        return False
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return setting == "true" or _bf16_matmul_speedup() > 1.2
+
+
+@functools.cache
+def _bf16_matmul_speedup(n: int = 1024, reps: int = 3) -> float:
+    import torch
+
+    def best(dtype: torch.dtype) -> float:
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        a @ b
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best(torch.float32) / best(torch.bfloat16)
 
 
 def stage_folder_done(path: Path) -> bool:
