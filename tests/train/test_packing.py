@@ -50,3 +50,23 @@ def test_flatten_resets_positions_and_masks_row_starts():
     assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1]]
     assert batch["labels"].tolist() == [[IGNORE, 2, 3, IGNORE, 5]]
     assert batch["input_ids"].shape == (1, 5)
+
+
+def test_trainer_loss_equals_the_models_own_loss(tiny_llama, tmp_path):
+    """The head-on-targets-only loss is the same number as the model's full-logits loss."""
+    from transformers import AutoModelForCausalLM, TrainingArguments
+
+    from multiagentllm.train.trainer import SpanTrainer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    model.config.use_cache = False
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
+    trainer = SpanTrainer(model=model, args=args)
+    batch = collate_packs([rows(model.config.vocab_size)])
+    with torch.no_grad():
+        ours = trainer.compute_loss(model, batch)
+        reference = model(**batch).loss
+        n = int((batch["labels"][0, 1:] != IGNORE).sum())
+        summed = trainer.compute_loss(model, batch, num_items_in_batch=torch.tensor(2 * n))
+    assert torch.allclose(ours, reference, rtol=1e-5)
+    assert torch.allclose(summed, reference / 2, rtol=1e-5)
