@@ -31,7 +31,7 @@ def demo_command(
     out: Path = typer.Option(Path("out/demo"), help="Where every stage writes its outputs."),
     synth_n: int = typer.Option(1500, help="Synthetic trajectories to generate."),
     preset: str = typer.Option("cpu-demo", help="Training preset (cpu-demo | cpu-full | tinyllama | a YAML)."),
-    eval_limit: int = typer.Option(12, help="Held-out test tasks in the evaluation table."),
+    eval_limit: int = typer.Option(6, help="Held-out test tasks in the evaluation table."),
     data_root: Path = typer.Option(None, help="Datasets folder [default: ../shared/datasets]."),
 ) -> None:
     """The whole pipeline on the embedded default: data -> GLPFT -> agent runs -> evaluation."""

@@ -36,7 +36,7 @@ class DemoConfig:
     synth_n: int = 1500
     seed: int = 0
     preset: str = "cpu-demo"
-    eval_limit: int = 12
+    eval_limit: int = 6
     data_root: Path | None = None
     examples: tuple[str, ...] = EXAMPLES
     shipped: Path | None = None  # a trained trio to also run the examples with
