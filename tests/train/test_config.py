@@ -39,8 +39,12 @@ def test_every_shipped_preset_resolves_every_stage(path):
 def test_cpu_full_budget_fits_the_design():
     configs = chain_configs("cpu-full", "DATA", "CKPT", {})
     total = sum(c.token_budget for c in configs)
-    assert 8_000_000 <= total <= 11_000_000
-    assert all(c.token_budget / 500 <= 2.05 * 3600 for c in configs)  # each stage ~2 h at 500 tok/s
+    assert 3_000_000 <= total <= 6_000_000
+    # each stage ~2 h at the ~200 tok/s measured on the project's 2-core CPU (fp32 LoRA)
+    assert all(c.token_budget / 200 <= 2.1 * 3600 for c in configs)
+    by_stage = {c.stage: c.token_budget for c in configs}
+    # the single-LLM baseline sees what the planner model saw in all (backbone + its stage 2)
+    assert by_stage["single"] == by_stage["stage1_backbone"] + by_stage["stage2_planner"]
 
 
 @pytest.mark.parametrize("path", ACCELERATE, ids=lambda p: p.stem)
