@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from conftest import last_observation
+from agent_helpers import last_observation
 
 from multiagentllm.agent import Agent, AgentConfig, QueryError
 from multiagentllm.models.backends import ScriptedLLM
@@ -100,13 +100,16 @@ def test_max_steps(registry, tmp_path):
 
 
 def test_planner_format_error_is_retried_then_recovers(registry, tmp_path):
-    script = {"planner": ["I am not sure what to do", plan("Nothing to look up.", "Summarizer")],
+    script = {"planner": ["Rationale: Nothing to look up, I can greet", " Summarizer"],
               "summarizer": ["Answer: Hello!"]}
     result, llm = run(registry, script, tmp_path, query="Say hello")
     assert result.status == "solved" and result.answer == "Hello!"
-    assert llm.calls[0].prompt == llm.calls[1].prompt  # no place for the error in the trained format
+    # the retry keeps the rationale and asks only for the decision, in the trained format
+    assert llm.calls[1].prompt == llm.calls[0].prompt + "Rationale: Nothing to look up, I can greet\nNext:"
+    assert llm.calls[1].max_new_tokens < llm.calls[0].max_new_tokens
+    assert result.trajectory.steps[0].rationale == "Nothing to look up, I can greet"
     errors = result.trajectory.meta["format_errors"]
-    assert [(e["role"], e["output"]) for e in errors] == [("planner", "I am not sure what to do")]
+    assert [(e["role"], e["output"]) for e in errors] == [("planner", "Rationale: Nothing to look up, I can greet")]
     assert "no 'Next:" in errors[0]["error"]
 
 

@@ -1,7 +1,7 @@
 """Gorilla-style AST sub-tree match: reference answers all pass, perturbed ones do not."""
 
 import pytest
-from conftest import GORILLA, needs_data
+from eval_helpers import GORILLA, needs_data
 
 from multiagentllm.data.loaders.apibench import load_apibench, toolcall_to_code
 from multiagentllm.eval.apibench import build_database

@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from conftest import BFCL, GORILLA, needs_data
+from eval_helpers import BFCL, GORILLA, needs_data
 
 from multiagentllm.eval.apibench import evaluate_apibench, hub_tools, build_database
 from multiagentllm.eval.bfcl import evaluate_bfcl

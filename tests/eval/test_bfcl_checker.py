@@ -3,7 +3,7 @@
 import copy
 
 import pytest
-from conftest import BFCL, needs_data
+from eval_helpers import BFCL, needs_data
 
 from multiagentllm.data.loaders.bfcl import load_bfcl
 from multiagentllm.eval.bfcl_checker import check, check_call, standardize

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import BFCL, needs_data
+from eval_helpers import BFCL, needs_data
 from typer.testing import CliRunner
 
 from multiagentllm.eval import systems

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import RuleLLM, add, explode  # noqa: E402
+from serve_helpers import RuleLLM, add, explode  # noqa: E402
 
 from multiagentllm.serve import ServerThread, create_app  # noqa: E402
 from multiagentllm.tools import ToolRegistry  # noqa: E402

@@ -5,7 +5,7 @@ import json
 import threading
 
 import pytest
-from conftest import WEATHER_TOOL, RuleLLM, ask
+from serve_helpers import WEATHER_TOOL, RuleLLM, ask
 from fastapi.testclient import TestClient
 
 from multiagentllm.models.backends import ScriptedLLM

@@ -5,7 +5,7 @@ serving afterwards."""
 import json
 
 import pytest
-from conftest import WEATHER_TOOL, RuleLLM, add, explode
+from serve_helpers import WEATHER_TOOL, RuleLLM, add, explode
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from conftest import WEATHER_TOOL, RuleLLM, ask
+from serve_helpers import WEATHER_TOOL, RuleLLM, ask
 from openai import OpenAI
 
 from multiagentllm.agent.loop import Agent

@@ -17,7 +17,9 @@ How errors reach the models, staying inside the trained text format:
   must name offered tools) and recorded in `meta["rejected_calls"]` with their index in the
   history, so the exact prompts can be rebuilt.
 - A planner or summarizer output that does not parse has no place in the trained format for an
-  error; it is retried with the same prompt. Each role may fail `max_format_errors` times in a
+  error. A planner output without a decision is retried by keeping its first line as the
+  rationale and asking only for the decision (the prompt ends with `Rationale: ...\nNext:`);
+  a summarizer output is retried with the same prompt. Each role may fail `max_format_errors` times in a
   row before the episode ends with status `format_error` (a greedy model that repeats itself
   reaches that limit quickly instead of looping).
 """
@@ -43,6 +45,18 @@ from multiagentllm.types import LLM, Step, ToolCall, Trajectory, normalize_tool
 
 _ROLE_MODULES = {"planner": planner, "caller": caller, "summarizer": summarizer}
 _ACTION_NAME = re.compile(r"Action\s*:\s*([^\n]*)", re.I)
+
+
+DECISION_TOKENS = 6  # enough for " Caller", " Summarizer" or " Give up"
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    """The first non-empty line of a model output, without a leading "Rationale:" label."""
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(Rationale|Thought)\s*\d*\s*:\s*", "", line, flags=re.I).strip()
+        if line:
+            return line[:limit]
+    return ""
 
 
 @dataclass
@@ -142,12 +156,20 @@ class Agent:
     # --- the three roles ----------------------------------------------------------------------
 
     def _plan(self) -> tuple[str, str]:
+        prompt = self._prompt("planner")
+        out = self._query("planner", prompt)
         while True:
-            out = self._query("planner", self._prompt("planner"))
             try:
                 rationale, next_ = planner.parse(out)
             except FormatError as e:
                 self._format_error("planner", out, e)
+                # Greedy decoding would repeat the same output for the same prompt, so the retry
+                # keeps the model's rationale and asks only for the decision, still in the
+                # trained format: the prompt ends with "Rationale: ...\nNext:".
+                rationale = _first_line(out)
+                decision = self._query("planner", f"{prompt}Rationale: {rationale}\nNext:",
+                                       max_new_tokens=DECISION_TOKENS)
+                out = f"Rationale: {rationale}\nNext:{decision}"
                 continue
             self.format_errors["planner"] = 0
             self._emit("plan", rationale, next=next_)
@@ -204,11 +226,12 @@ class Agent:
             return caller.prompt(*args, rationale or "")
         return _ROLE_MODULES[role].prompt(*args)
 
-    def _query(self, role: str, prompt: str) -> str:
+    def _query(self, role: str, prompt: str, max_new_tokens: int | None = None) -> str:
         self._check_time()
         module = _ROLE_MODULES[role]
         out = self.llm.complete([prompt], role="single" if self.single_mode else role,
-                                max_new_tokens=module.MAX_NEW_TOKENS, stop=list(module.STOP))[0]
+                                max_new_tokens=max_new_tokens or module.MAX_NEW_TOKENS,
+                                stop=list(module.STOP))[0]
         self.tokens += self.count_tokens(prompt) + self.count_tokens(out)
         if self.config.max_tokens is not None and self.tokens > self.config.max_tokens:
             raise TokenLimit(f"used {self.tokens} tokens; the limit is {self.config.max_tokens}")
