@@ -37,7 +37,7 @@ def demo_command(
     """The whole pipeline on the embedded default: data -> GLPFT -> agent runs -> evaluation."""
     from multiagentllm.demo import DemoConfig, run_demo
 
-    shipped = Path(__file__).resolve().parents[2] / "checkpoints" / "embedded-cpu-full"
+    shipped = Path(__file__).resolve().parents[2] / "checkpoints" / "cpu-full"
     run_demo(DemoConfig(out=out, synth_n=synth_n, preset=preset, eval_limit=eval_limit,
                         data_root=data_root, shipped=shipped))
 
