@@ -36,6 +36,14 @@ class SkipReport:
             self.examples.append(str(err))
 
 
+def skip_or_raise(err: DataError, skip_bad: bool, report: SkipReport | None) -> None:
+    """The one policy for a bad record: raise it, or (with `skip_bad`) count it in `report`."""
+    if not skip_bad:
+        raise err
+    if report is not None:
+        report.add(err)
+
+
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
     """Yield (line number, parsed object); raise DataError on a line that is not JSON."""
     path = Path(path)
@@ -74,10 +82,7 @@ def read_records(path: str | os.PathLike, convert: Callable[[Any], T], *, skip_b
                 except (ValueError, KeyError, TypeError) as e:
                     raise DataError(path, n, str(e)) from None
             except DataError as err:
-                if not skip_bad:
-                    raise
-                if report is not None:
-                    report.add(err)
+                skip_or_raise(err, skip_bad, report)
                 continue
             yield record
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from multiagentllm.data.loaders import CallItem
-from multiagentllm.io import DataError, SkipReport, read_records
+from multiagentllm.io import DataError, SkipReport, read_records, skip_or_raise
 from multiagentllm.types import ToolCall
 
 SOURCE = "apibench"
@@ -317,15 +317,9 @@ def load_apibench(path: str | os.PathLike, *, skip_bad: bool = False,
             try:
                 yield _item(_json(text, path, n), n, path, hub, known)
             except DataError as err:
-                if not skip_bad:
-                    raise
-                if report is not None:
-                    report.add(err)
+                skip_or_raise(err, skip_bad, report)
             except (ValueError, KeyError, TypeError) as e:
-                if not skip_bad:
-                    raise DataError(path, n, str(e)) from None
-                if report is not None:
-                    report.add(DataError(path, n, str(e)))
+                skip_or_raise(DataError(path, n, str(e)), skip_bad, report)
 
 
 def _json(text: str, path: Path, line: int) -> Any:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from multiagentllm.io import DataError, SkipReport
+from multiagentllm.io import DataError, SkipReport, skip_or_raise
 
 T = TypeVar("T")
 _WS = " \t\r\n"
@@ -129,19 +129,14 @@ def convert_each(path: str | os.PathLike, convert: Callable[[Any, int], list[T |
                     raise
                 raise DataError(path, line, f"record {index}: {e}") from None
         except DataError as err:
-            _fail(err, skip_bad, report)
+            skip_or_raise(err, skip_bad, report)
             continue
         for produced in out:
             if isinstance(produced, DataError):
-                _fail(produced, skip_bad, report)
+                skip_or_raise(produced, skip_bad, report)
             elif isinstance(produced, ValueError):  # one bad part of a record that yields several
-                _fail(DataError(path, line, f"record {index}: {produced}"), skip_bad, report)
+                skip_or_raise(DataError(path, line, f"record {index}: {produced}"), skip_bad, report)
             else:
                 yield produced
 
 
-def _fail(err: DataError, skip_bad: bool, report: SkipReport | None) -> None:
-    if not skip_bad:
-        raise err
-    if report is not None:
-        report.add(err)

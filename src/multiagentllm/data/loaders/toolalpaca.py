@@ -33,7 +33,7 @@ from typing import Any
 from multiagentllm.data.loaders import CallItem, ToolSpec
 from multiagentllm.data.loaders.jsonfiles import convert_each, read_json
 from multiagentllm.data.loaders.openapi import operations
-from multiagentllm.io import DataError, SkipReport
+from multiagentllm.io import DataError, SkipReport, skip_or_raise
 from multiagentllm.types import ToolCall
 
 SOURCE = "toolalpaca"
@@ -91,10 +91,7 @@ def load_public_apis(path: str | os.PathLike, *, skip_bad: bool = False,
                     "auth": entry.get("Auth", ""), "https": entry.get("HTTPS"),
                     "cors": entry.get("Cors", ""), "link": entry.get("Link", "")}
         except DataError as err:
-            if not skip_bad:
-                raise
-            if report is not None:
-                report.add(err)
+            skip_or_raise(err, skip_bad, report)
             continue
         yield ToolSpec(source=SOURCE, tool=tool, meta=meta)
 

@@ -49,7 +49,7 @@ from multiagentllm.data.loaders.chains import (
     FINISH, as_text, episode_from_messages, tools_from_functions, trajectory,
 )
 from multiagentllm.data.loaders.jsonfiles import read_json
-from multiagentllm.io import DataError, SkipReport
+from multiagentllm.io import DataError, SkipReport, skip_or_raise
 from multiagentllm.types import Trajectory
 
 
@@ -165,20 +165,14 @@ def load_dfsdt(path: str | os.PathLike, *, skip_bad: bool = False, report: SkipR
         except (ValueError, KeyError, TypeError) as e:
             raise DataError(path, None, str(e)) from None
     except DataError as err:
-        if not skip_bad:
-            raise
-        if report is not None:
-            report.add(err)
+        skip_or_raise(err, skip_bad, report)
         if not give_up_branches or err.reason.startswith(("invalid JSON", "file not found")):
             return
     yield from records
     if give_up_branches:
         for rec in _give_up_branches(path, data, records):
             if isinstance(rec, DataError):
-                if not skip_bad:
-                    raise rec
-                if report is not None:
-                    report.add(rec)
+                skip_or_raise(rec, skip_bad, report)
             else:
                 yield rec
 
@@ -270,10 +264,7 @@ def load_tooleval_results(path: str | os.PathLike, *, skip_bad: bool = False,
             except (ValueError, TypeError) as e:
                 raise DataError(path, _line_of_key(text, qid), f"record {qid}: {e}") from None
         except DataError as err:
-            if not skip_bad:
-                raise
-            if report is not None:
-                report.add(err)
+            skip_or_raise(err, skip_bad, report)
             continue
         yield from records
 

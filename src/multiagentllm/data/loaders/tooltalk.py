@@ -30,7 +30,7 @@ from typing import Any
 
 from multiagentllm.data.loaders.jsonfiles import read_json
 from multiagentllm.data.loaders.chains import derived_rationale
-from multiagentllm.io import DataError, SkipReport
+from multiagentllm.io import DataError, SkipReport, skip_or_raise
 from multiagentllm.types import SchemaError, Step, ToolCall, Trajectory
 
 SOURCE = "tooltalk"
@@ -169,9 +169,6 @@ def load_tooltalk(path: str | os.PathLike, *, skip_bad: bool = False,
                 raise
             raise DataError(path, None, str(e)) from None
     except DataError as err:
-        if not skip_bad:
-            raise
-        if report is not None:
-            report.add(err)
+        skip_or_raise(err, skip_bad, report)
         return
     yield from records
