@@ -138,9 +138,9 @@ class GenerateLLM:
         return outs
 
 
-def decode_rates(backend, role: str, n: int, repeats: int) -> dict[str, float | bool]:
-    """Median decode tokens/s of generate and of the runtime, interleaved, on a chat prompt that
-    makes the model write at length."""
+def decode_rates(backend, role: str, n: int, repeats: int, drafts: int) -> dict[str, float | bool]:
+    """Median decode tokens/s of generate and of the runtime (without and with prompt-lookup
+    drafts), interleaved, on a chat prompt that makes the model write at length."""
     import torch
 
     from multiagentllm.models.tokens import encode
@@ -160,29 +160,101 @@ def decode_rates(backend, role: str, n: int, repeats: int) -> dict[str, float | 
             out = entry.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=k)
         return (time.perf_counter() - t, time.process_time() - c), out[0, ids.shape[1]:].tolist()
 
-    def runtime(k):
+    def runtime(k, draft):
         runner = backend.runner(entry.model)
         if hasattr(runner, "saved"):
             runner.saved.clear()  # no prefix reuse here: time a cold prefill like generate's
+        backend.draft_tokens = draft
         t, c = time.perf_counter(), time.process_time()
         text = backend.complete([prompt], role=role, max_new_tokens=k, stop=[])[0]
         return (time.perf_counter() - t, time.process_time() - c), text
 
-    generate(4), runtime(4)  # warm-up
-    rates: dict[str, list[float]] = {"generate": [], "runtime": [], "generate_cpu": [], "runtime_cpu": []}
+    generate(4), runtime(4, 0)  # warm-up
+    arms = ("generate", "runtime", "runtime+drafts")
+    rates: dict[str, list[float]] = {f"{a}{s}": [] for a in arms for s in ("", "_cpu")}
     same = True
     for _ in range(repeats):
         g1, _ = generate(1)
         gn, gen_ids = generate(n)
-        r1, _ = runtime(1)
-        rn, text = runtime(n)
+        r1, _ = runtime(1, 0)
+        rn, text = runtime(n, 0)
+        d1, _ = runtime(1, drafts)
+        dn, dtext = runtime(n, drafts)
         steps = len(gen_ids) - 1
-        for name, one, full in (("generate", g1, gn), ("runtime", r1, rn)):
+        for name, one, full in (("generate", g1, gn), ("runtime", r1, rn), ("runtime+drafts", d1, dn)):
             rates[name].append(steps / (full[0] - one[0]))
             rates[f"{name}_cpu"].append(steps / max(full[1] - one[1], 1e-9))
-        same &= tok.decode(gen_ids, skip_special_tokens=True) == text
+        same &= tok.decode(gen_ids, skip_special_tokens=True) == text == dtext
     return {**{k: statistics.median(v) for k, v in rates.items()}, "same_tokens": same,
             "tokens": len(gen_ids)}
+
+
+def role_prompts(data: Path, role: str, n: int) -> list[str]:
+    """The first `n` step prompts of a role's held-out test rows (`umi data build` output)."""
+    rows = []
+    with open(data / role / "test.jsonl", encoding="utf-8") as f:
+        for line in f:
+            rows.append(json.loads(line)["prompt"])
+            if len(rows) == n:
+                break
+    return rows
+
+
+def role_decode_rates(trio, data: Path, role: str, n: int, drafts: int) -> dict[str, float | bool]:
+    """Decode tokens/s on real role calls (held-out prompts, the role's stop strings and token
+    budget) for the runtime without and with prompt-lookup drafts, and for `model.generate` made
+    to produce the same tokens (max_new_tokens = the runtime's count, no stop strings: HF's
+    `stop_strings` also match across the prompt boundary, e.g. the prompt's final newline plus a
+    generated "Rationale:", which would end the baseline early). Decode time of a call =
+    time(full) - time(first token); prefix reuse is off."""
+    import torch
+
+    from multiagentllm.models.backends.scripted import cut_at_stop
+    from multiagentllm.models.tokens import encode
+    from multiagentllm.roles import caller, planner, summarizer
+
+    module = {"planner": planner, "caller": caller, "summarizer": summarizer}[role]
+    entry = trio.role(role)
+    runner = trio.runner(entry.model)
+    tok = trio.tokenizer
+
+    def runtime(prompt, k, draft):
+        trio.draft_tokens = draft
+        getattr(runner, "saved", {}).clear()
+        t = time.perf_counter()
+        text = trio.complete([prompt], role=role, max_new_tokens=k, stop=module.STOP)[0]
+        return time.perf_counter() - t, text
+
+    def generate(ids, k):
+        entry.model.set_adapter(entry.adapter)
+        t = time.perf_counter()
+        with torch.no_grad():
+            out = entry.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=k)
+        return time.perf_counter() - t, out[0, ids.shape[1]:].tolist()
+
+    seconds = {"generate": 0.0, "runtime": 0.0, "runtime+drafts": 0.0}
+    tokens, same = 0, True
+    accepted, proposed = getattr(runner, "accepted", 0), getattr(runner, "proposed", 0)
+    for prompt in role_prompts(data, role, n):
+        first, _ = runtime(prompt, 1, 0)
+        full, text = runtime(prompt, module.MAX_NEW_TOKENS, 0)
+        seconds["runtime"] += full - first
+        first, _ = runtime(prompt, 1, drafts)
+        full, drafted = runtime(prompt, module.MAX_NEW_TOKENS, drafts)
+        seconds["runtime+drafts"] += full - first
+        ids = torch.tensor([encode(tok, prompt)])
+        count = max(trio.count_tokens(text), 2)
+        first, _ = generate(ids, 1)
+        full, gen_ids = generate(ids, count)
+        seconds["generate"] += full - first
+        tokens += len(gen_ids) - 1
+        reference = cut_at_stop(tok.decode(gen_ids, skip_special_tokens=True), module.STOP)
+        same &= drafted == text and (reference == text or text.startswith(reference))
+    trio.draft_tokens = drafts
+    proposed = getattr(runner, "proposed", 0) - proposed
+    return {**{name: tokens / max(sec, 1e-9) for name, sec in seconds.items()},
+            "same_text": same, "tokens": tokens,
+            "acceptance": (getattr(runner, "accepted", 0) - accepted) / proposed if proposed else 0.0}
 
 
 def replay_episode(llm, max_new: int | None = None) -> tuple[float, int, str]:
@@ -229,6 +301,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--skip-episode", action="store_true")
+    ap.add_argument("--data", default="out/data", help="`umi data build` output: role prompts of its test split")
+    ap.add_argument("--role-prompts", type=int, default=4, help="held-out prompts per role (0 skips)")
+    ap.add_argument("--drafts", type=int, default=8, help="prompt-lookup draft tokens per forward")
     ap.add_argument("--episode-max-new", type=int, default=None,
                     help="cap every call's max_new_tokens in the episode (both sides alike)")
     ap.add_argument("--_memory", nargs=2, help=argparse.SUPPRESS)
@@ -271,11 +346,28 @@ def main() -> None:
     plain = HFBackend(trio.tokenizer, {"base": RoleModel(base_model)})
     print(f"\n== decode tokens/s (greedy, batch 1, {args.tokens} tokens, median of {args.repeats})")
     for label, backend, role in (("base model", plain, "base"), ("planner adapter", trio, "planner")):
-        r = decode_rates(backend, role, args.tokens, args.repeats)
-        print(f"{label:16s} generate {r['generate']:6.1f}   runtime {r['runtime']:6.1f}   "
-              f"{r['runtime'] / r['generate']:.2f}x (target >= 2x)   same tokens: {r['same_tokens']}", flush=True)
-        print(f"{'':16s} per CPU-second: generate {r['generate_cpu']:6.1f}   runtime {r['runtime_cpu']:6.1f}   "
-              f"{r['runtime_cpu'] / r['generate_cpu']:.2f}x", flush=True)
+        r = decode_rates(backend, role, args.tokens, args.repeats, args.drafts)
+        print(f"{label:16s} generate {r['generate']:6.1f}   runtime {r['runtime']:6.1f} "
+              f"({r['runtime'] / r['generate']:.2f}x)   runtime+drafts {r['runtime+drafts']:6.1f} "
+              f"({r['runtime+drafts'] / r['generate']:.2f}x, target >= 2x)   same tokens: {r['same_tokens']}",
+              flush=True)
+        print(f"{'':16s} per CPU-second: generate {r['generate_cpu']:6.1f}   runtime {r['runtime_cpu']:6.1f} "
+              f"({r['runtime_cpu'] / r['generate_cpu']:.2f}x)   runtime+drafts {r['runtime+drafts_cpu']:6.1f} "
+              f"({r['runtime+drafts_cpu'] / r['generate_cpu']:.2f}x)", flush=True)
+    trio.draft_tokens = plain.draft_tokens = args.drafts
+
+    data = Path(args.data)
+    if args.role_prompts and not (data / "caller" / "test.jsonl").is_file():
+        print(f"\n(no {data}/caller/test.jsonl: role decode skipped; build data with `umi data build`)")
+    elif args.role_prompts:
+        print(f"\n== decode tokens/s on held-out role calls ({args.role_prompts} per role, role stop "
+              f"strings and budgets; drafts: prompt lookup, {args.drafts} per forward)")
+        for role in ("planner", "caller", "summarizer"):
+            r = role_decode_rates(trio, data, role, args.role_prompts, args.drafts)
+            print(f"{role:11s} generate {r['generate']:6.1f}   runtime {r['runtime']:6.1f} "
+                  f"({r['runtime'] / r['generate']:.2f}x)   runtime+drafts {r['runtime+drafts']:6.1f} "
+                  f"({r['runtime+drafts'] / r['generate']:.2f}x, target >= 2x)   drafts kept "
+                  f"{r['acceptance']:.0%}   same text: {r['same_text']}   ({r['tokens']} tokens)", flush=True)
 
     if not args.skip_episode:
         print("\n== end-to-end episode latency (reference flight trajectory, every model call real)")

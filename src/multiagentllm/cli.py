@@ -10,6 +10,7 @@ import typer
 from multiagentllm.agent.cli import run as run_command
 from multiagentllm.data.cli import app as data_app
 from multiagentllm.eval.cli import app as eval_app
+from multiagentllm.export import app as export_app
 from multiagentllm.serve.cli import serve as serve_command
 from multiagentllm.train.cli import app as train_app
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
+app.add_typer(export_app, name="export")
 app.command("run")(run_command)
 app.command("serve")(serve_command)
 

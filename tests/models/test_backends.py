@@ -132,6 +132,54 @@ def test_prefix_reuse_gives_the_same_tokens_and_skips_the_shared_prefix(trio, pl
     assert with_reuse == [_gen(plain, [p], role=r, n=10)[0] for p in prompts for r in ("planner", "caller")]
 
 
+def test_ngram_drafter_proposes_what_followed_the_latest_longest_match():
+    from multiagentllm.models.backends.decode import NgramDrafter
+
+    d = NgramDrafter([1, 2, 3, 9, 1, 2, 4, 5, 6])
+    assert d.draft(3) == []  # 6 never occurred before
+    d.add(1)
+    d.add(2)
+    assert d.draft(3) == [4, 5, 6]  # the latest "1 2" wins over the earlier one
+    d.add(3)
+    assert d.draft(2) == [9, 1]  # the trigram "1 2 3" at the start
+    # a longer match wins over a more recent shorter one: "5 1 2" -> 7, not "2" -> 6
+    assert NgramDrafter([5, 1, 2, 7, 8, 2, 6, 5, 1, 2]).draft(2) == [7, 8]
+    assert d.draft(0) == []
+    assert NgramDrafter([]).draft(4) == []
+
+
+def test_speculative_decoding_gives_the_greedy_tokens_with_fewer_forwards(trio):
+    runner = trio.runner(trio.role("caller").model)
+    history = "\n".join(TEXTS)
+    prompts = [history + "\n" + history[:200], history + "\nAction Input:", PROMPTS[2] * 3]
+    saved = trio.draft_tokens
+    try:
+        trio.draft_tokens = 0
+        plain_out = [_gen(trio, [p], role=r, n=24)[0] for p in prompts for r in ("caller", "planner")]
+        trio.draft_tokens = 6
+        before = runner.accepted, runner.proposed
+        spec_out = [_gen(trio, [p], role=r, n=24)[0] for p in prompts for r in ("caller", "planner")]
+    finally:
+        trio.draft_tokens = saved
+    assert spec_out == plain_out
+    assert runner.proposed > before[1]
+    assert runner.accepted > before[0]  # some drafts were right, so some forwards were saved
+
+
+def test_extend_and_rollback_guard_the_cache(trio):
+    from multiagentllm.models.backends.lean import LeanLlama
+
+    model = trio.role("planner").model
+    trio.complete([PROMPTS[0]], role="planner", max_new_tokens=2, stop=[])
+    runner = trio.runner(model)
+    assert isinstance(runner, LeanLlama)
+    room = runner.k_cache[0].shape[2] - runner.length
+    with pytest.raises(ValueError, match="overflows the cache"):
+        runner.extend([1] * (room + 1))
+    with pytest.raises(ValueError, match="cannot roll back"):
+        runner.rollback(runner.length + 1)
+
+
 def test_separate_models_give_the_same_outputs(ckpt, trio):
     sep = load_llm(ckpt, separate=True)
     assert len({id(sep.role(r).model) for r in ("planner", "caller", "summarizer")}) == 3

@@ -5,6 +5,7 @@
     umi eval bfcl     --questions BFCL_v4_simple_python.json [--answers possible_answer/...]
     umi eval passrate --data synth_test.jsonl
     umi eval compare  runs/eval/*.json --out runs/eval/compare
+    umi eval suite    --checkpoint DIR --data out/data --out runs/suite [--limit-static N ...]
 
 Every run command takes --limit N, --out FILE (the JSON report; a Markdown table, a PNG chart
 and the per-item records are written beside it) and --cache FILE (generations, so an
@@ -35,8 +36,9 @@ Name = Annotated[Optional[str], typer.Option(help="System name shown in reports.
 
 
 def _data_root() -> Path:
-    default = Path(__file__).resolve().parents[3] / ".." / "shared" / "datasets"
-    return Path(os.environ.get("UMI_DATA_ROOT", default))
+    from multiagentllm.eval.suite import data_root
+
+    return data_root()
 
 
 def _system(checkpoint, single, base, endpoint, model, name):
@@ -143,3 +145,45 @@ def compare(runs: Annotated[list[Path], typer.Argument(help="JSON reports writte
         typer.echo(compare_runs(runs, out))
     except (OSError, ValueError) as e:
         raise typer.BadParameter(str(e)) from None
+
+
+@app.command()
+def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint folder (with manifest.json).")],
+          data: Annotated[Path, typer.Option(help="Output of `umi data build` (its trajectories/test.jsonl is sampled).")],
+          out: Annotated[Path, typer.Option(help="Run folder: one report per (benchmark, system), caches, "
+                                                 "results.md/json/png, suite.json.")],
+          limit_static: Annotated[Optional[int], typer.Option(help="Test trajectories, sampled by source.", min=1)] = None,
+          limit_passrate: Annotated[Optional[int], typer.Option(help="Held-out synthesized tasks.", min=1)] = None,
+          limit_bfcl: Annotated[Optional[int], typer.Option(help="Questions per BFCL category.", min=1)] = None,
+          limit_apibench: Annotated[Optional[int], typer.Option(help="APIBench torchhub questions.", min=1)] = None,
+          systems: Annotated[Optional[str], typer.Option(help="Comma-separated, of: alpha-umi, single, base "
+                                                              "(default: all).")] = None,
+          benchmarks: Annotated[Optional[str], typer.Option(help="Comma-separated, of: static, passrate, bfcl_simple, "
+                                                                 "bfcl_multiple, apibench_torchhub (default: all).")] = None,
+          synth: Annotated[Optional[Path], typer.Option(help="Synthesized trajectories for the pass rate "
+                                                             "(default: out/synth/trajectories.jsonl if it exists).")] = None,
+          seed: Annotated[int, typer.Option(help="Seed of the static test sample.")] = 0,
+          batch_size: Batch = 8) -> None:
+    """The whole results table for one checkpoint (alpha-UMi, single-LLM, untrained base), resumable."""
+    import shlex
+    import sys
+
+    from multiagentllm.eval.suite import BENCHMARKS, SYSTEMS, SuiteConfig, SuiteError, parse_names, run_suite
+    from multiagentllm.io import DataError
+    from multiagentllm.models.backends.checkpoint import CheckpointError
+
+    try:
+        cfg = SuiteConfig(checkpoint=checkpoint, data=data, out=out,
+                          systems=parse_names(systems, SYSTEMS, "systems"),
+                          benchmarks=parse_names(benchmarks, BENCHMARKS, "benchmarks"), chosen=benchmarks is not None,
+                          limit_static=limit_static, limit_passrate=limit_passrate, limit_bfcl=limit_bfcl,
+                          limit_apibench=limit_apibench, synth=synth, data_root=_data_root(), seed=seed,
+                          batch_size=batch_size, command=shlex.join(sys.argv))
+        result = run_suite(cfg)
+    except (SuiteError, DataError, CheckpointError, FileNotFoundError) as e:
+        raise typer.BadParameter(str(e)) from None
+    except ValueError as e:  # e.g. a synthesized file without held-out tasks; finished runs are kept
+        raise typer.BadParameter(f"{e} (finished runs are kept in {out}; rerun to resume)") from None
+    typer.echo("\n" + result["table"])
+    written = [out / n for n in ("results.md", "results.json", "results.png", "suite.json") if (out / n).exists()]
+    typer.echo("wrote " + ", ".join(str(p) for p in written))

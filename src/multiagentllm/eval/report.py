@@ -25,7 +25,8 @@ def figures(report: dict[str, Any]) -> list[str]:
     return [f for f in FIGURES if f in report]
 
 
-def _pct(value: Any) -> str:
+def pct(value: Any) -> str:
+    """A fraction as a percentage with one decimal; '–' when not measured."""
     return "–" if value is None else f"{100 * value:.1f}"
 
 
@@ -37,7 +38,7 @@ def markdown(report: dict[str, Any]) -> str:
              "|---|---:|" + "---:|" * len(cols)]
     rows = [("all", report)] + sorted((report.get("groups") or {}).items())
     for name, r in rows:
-        lines.append(f"| {name} | {r.get('n', '')} | " + " | ".join(_pct(r.get(c)) for c in cols) + " |")
+        lines.append(f"| {name} | {r.get('n', '')} | " + " | ".join(pct(r.get(c)) for c in cols) + " |")
     tail = f"\n\nBad input items (reported, not scored): {report.get('bad_items', 0)}"
     return head + "\n".join(lines) + tail + "\n"
 
@@ -49,7 +50,7 @@ def compare_markdown(runs: list[dict[str, Any]]) -> str:
              "|---|---|---:|" + "---:|" * len(cols)]
     for r in runs:
         lines.append(f"| {r.get('benchmark', '?')} | {r.get('system', '?')} | {r.get('n', '')} | "
-                     + " | ".join(_pct(r.get(c)) if c in r else "" for c in cols) + " |")
+                     + " | ".join(pct(r.get(c)) if c in r else "" for c in cols) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -95,10 +95,11 @@ def default_checkpoint() -> Path:
 
 
 def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtype: Any = None,
-             device: Any = None, separate: bool = False, lean: bool = True) -> Any:
+             device: Any = None, separate: bool = False, lean: bool = True,
+             draft_tokens: int | None = None) -> Any:
     """An `HFBackend` serving the trio (or the single-LLM baseline with `single=True`) of a
     checkpoint; `None` means the shipped default. `dtype`/`device` default to float32 on CPU and
-    bfloat16 on CUDA."""
+    bfloat16 on CUDA; `draft_tokens` sets prompt-lookup speculation (0 turns it off)."""
     manifest = read_manifest(default_checkpoint() if checkpoint is None else checkpoint)
     if manifest.prompt_version and manifest.prompt_version != PROMPT_VERSION:
         warnings.warn(f"{manifest.root} was trained with prompts {manifest.prompt_version!r}, this "
@@ -127,7 +128,12 @@ def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtyp
         roles = {r: _separate(manifest, base_path, r, dtype, device) for r in wanted}
     else:
         roles = _shared(manifest, base_path, wanted, dtype, device)
-    return HFBackend(tokenizer, roles, lean=lean, source=str(manifest.root))
+    backend = HFBackend(tokenizer, roles, lean=lean, source=str(manifest.root))
+    if draft_tokens is not None:
+        if draft_tokens < 0:
+            raise ValueError(f"draft_tokens must be >= 0, got {draft_tokens}")
+        backend.draft_tokens = draft_tokens
+    return backend
 
 
 def _dtype(dtype: Any, device: Any) -> Any:

@@ -65,14 +65,53 @@ def eos_ids(model: Any, tokenizer: Any) -> set[int]:
     return ids
 
 
+class NgramDrafter:
+    """Prompt-lookup drafts: the tokens that followed the most recent earlier occurrence of the
+    sequence's last n tokens (n = `max_ngram` down to 1). A tool agent copies a lot from its
+    prompt (tool names, argument values, observation fields), so these drafts are often right."""
+
+    def __init__(self, tokens: list[int], max_ngram: int = 3):
+        self.seq: list[int] = []
+        self.max_ngram = max_ngram
+        self.table: list[dict[tuple[int, ...], int]] = [{} for _ in range(max_ngram + 1)]
+        for t in tokens:
+            self.add(t)
+
+    def add(self, token: int) -> None:
+        # Register the n-grams that end just before `token`, pointing at `token`: the current
+        # suffix itself is registered only once a token follows it.
+        seq = self.seq
+        for n in range(1, self.max_ngram + 1):
+            if len(seq) >= n:
+                self.table[n][tuple(seq[len(seq) - n:])] = len(seq)
+        seq.append(token)
+
+    def draft(self, k: int) -> list[int]:
+        if k <= 0:
+            return []
+        for n in range(min(self.max_ngram, len(self.seq)), 0, -1):
+            at = self.table[n].get(tuple(self.seq[len(self.seq) - n:]))
+            if at is not None:
+                return self.seq[at: at + k]
+        return []
+
+
 @torch.inference_mode()
 def generate(runner: Runner, tokenizer: Any, prompts: list[list[int]], *, max_new_tokens: int,
-             stop: list[str], eos: set[int], pad_id: int, device: Any = "cpu") -> list[str]:
+             stop: list[str], eos: set[int], pad_id: int, device: Any = "cpu",
+             draft_tokens: int = 0) -> list[str]:
     """Greedy completions of token-id prompts; each ends at EOS, a stop string (cut off) or
     `max_new_tokens`. Rows of a batch are left-padded and masked, so a batch gives the same
-    tokens as one prompt at a time (up to float rounding)."""
+    tokens as one prompt at a time (up to float rounding).
+
+    `draft_tokens > 0` turns on prompt-lookup speculative decoding for a single prompt on a
+    runner that can verify several tokens per forward (`extend`/`rollback`): the output is
+    still the greedy one, only fewer forwards are run."""
     if not prompts:
         return []
+    if draft_tokens > 0 and len(prompts) == 1 and hasattr(runner, "extend"):
+        return [_generate_speculative(runner, tokenizer, prompts[0], max_new_tokens=max_new_tokens,
+                                      stop=stop, eos=eos, device=device, draft_tokens=draft_tokens)]
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(prompts), width), dtype=torch.bool)
@@ -98,7 +137,46 @@ def generate(runner: Runner, tokenizer: Any, prompts: list[list[int]], *, max_ne
         if all(done) or t == max_new_tokens - 1:
             break
         logits = runner.decode(nxt)
-    return [cut_at_stop(tokenizer.decode(o, skip_special_tokens=True), stop) for o in out]
+    return [_text(tokenizer, o, stop) for o in out]
+
+
+def _generate_speculative(runner: Any, tokenizer: Any, prompt: list[int], *, max_new_tokens: int,
+                          stop: list[str], eos: set[int], device: Any, draft_tokens: int) -> str:
+    """One greedy completion; each forward feeds the last accepted token plus up to
+    `draft_tokens` prompt-lookup drafts and keeps the drafts the model itself would have chosen."""
+    if max_new_tokens <= 0:
+        return ""
+    logits = runner.prefill(torch.tensor([prompt], dtype=torch.long, device=device), None,
+                            len(prompt) + max_new_tokens)
+    drafter = NgramDrafter(prompt)
+    out: list[int] = []
+    greedy = [int(logits[0].argmax())]  # tokens the model has chosen, not yet emitted
+    while True:
+        for tok in greedy:
+            if tok in eos:
+                return _text(tokenizer, out, stop)
+            out.append(tok)
+            drafter.add(tok)
+            if len(out) >= max_new_tokens or (
+                    stop and _hits_stop(tokenizer.decode(out, skip_special_tokens=True), stop)):
+                return _text(tokenizer, out, stop)
+        # The cache holds the prompt and out[:-1]; room is left for max_new_tokens in all.
+        draft = drafter.draft(min(draft_tokens, max_new_tokens - len(out)))
+        if not draft:
+            greedy = [int(runner.decode(torch.tensor([out[-1]], device=device))[0].argmax())]
+            continue
+        preds = runner.extend([out[-1]] + draft).argmax(-1).tolist()
+        keep = 0
+        while keep < len(draft) and preds[keep] == draft[keep]:
+            keep += 1
+        runner.rollback(len(draft) - keep)
+        runner.proposed += len(draft)
+        runner.accepted += keep
+        greedy = draft[:keep] + [preds[keep]]
+
+
+def _text(tokenizer: Any, out: list[int], stop: list[str]) -> str:
+    return cut_at_stop(tokenizer.decode(out, skip_special_tokens=True), stop)
 
 
 def _hits_stop(text: str, stop: list[str]) -> bool:

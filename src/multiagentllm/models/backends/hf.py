@@ -12,6 +12,8 @@ from typing import Any
 
 from multiagentllm.models.tokens import encode
 
+DRAFT_TOKENS = 8  # prompt-lookup drafts verified per forward (see decode.generate)
+
 
 @dataclass
 class RoleModel:
@@ -21,14 +23,19 @@ class RoleModel:
 
 class HFBackend:
     """`LLM` over transformers models. `lean=True` uses the lean Llama runner where it applies
-    (see `lean.py`), the model's own forward elsewhere; `batch_size` caps rows per forward."""
+    (see `lean.py`), the model's own forward elsewhere; `batch_size` caps rows per forward;
+    `draft_tokens` > 0 lets the lean runner verify that many prompt-lookup draft tokens per
+    forward on single prompts (same greedy output, fewer forwards; 0 turns it off)."""
 
     def __init__(self, tokenizer: Any, roles: dict[str, RoleModel], *, lean: bool = True,
-                 batch_size: int = 8, source: str = ""):
+                 batch_size: int = 8, source: str = "", draft_tokens: int = DRAFT_TOKENS):
         if not roles:
             raise ValueError("HFBackend needs at least one role")
+        if draft_tokens < 0:
+            raise ValueError(f"draft_tokens must be >= 0, got {draft_tokens}")
         self.tokenizer, self.roles = tokenizer, roles
         self.lean, self.batch_size, self.source = lean, batch_size, source
+        self.draft_tokens = draft_tokens
         self._runners: dict[int, Any] = {}
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
@@ -66,7 +73,7 @@ class HFBackend:
             rows = order[i: i + self.batch_size]
             texts = generate(runner, self.tokenizer, [encoded[r] for r in rows],
                              max_new_tokens=max_new_tokens, stop=stop, eos=eos, pad_id=self.pad_id,
-                             device=device)
+                             device=device, draft_tokens=self.draft_tokens)
             for r, text in zip(rows, texts):
                 out[r] = text
         return out

@@ -111,6 +111,7 @@ class LeanLlama:
         self.saved: dict[tuple[str, ...], _Saved] = {}
         self.reused_tokens = 0  # prompt tokens not recomputed thanks to prefix reuse (for tests/benchmarks)
         self._track: _Saved | None = None
+        self.proposed = self.accepted = 0  # speculative draft tokens tried / kept (decode.generate)
 
     def _group(self, modules: list[Any]) -> _Group:
         weights, pieces = [], []  # pieces: (index in group, A, B * scaling)
@@ -253,8 +254,38 @@ class LeanLlama:
             attn = self.key_mask[:, None, None, : self.length + 1]
         return self._forward(tokens[:, None], pos, attn, causal=False)
 
+    def extend(self, tokens: list[int]) -> torch.Tensor:
+        """Append several tokens to an unpadded single row in one forward; return the logits
+        after each of them (n, V). With `rollback` this verifies draft tokens (speculative
+        decoding): on a CPU one forward over a few tokens costs about as much as one token."""
+        if self.key_mask is not None or self.k_cache[0].shape[0] != 1:
+            raise ValueError("extend needs a single unpadded row")
+        if self.length + len(tokens) > self.k_cache[0].shape[2]:
+            raise ValueError(f"extend by {len(tokens)} tokens overflows the cache "
+                             f"({self.length} of {self.k_cache[0].shape[2]} positions used)")
+        if self._track is not None:
+            self._track.ids.extend(tokens)
+        device = self.k_cache[0].device
+        pos = torch.arange(self.length, self.length + len(tokens), device=device)[None]
+        self.next_pos = pos[:, -1] + 1
+        attn = torch.arange(self.length + len(tokens), device=device)[None, :] <= pos[0][:, None]
+        ids = torch.tensor([tokens], dtype=torch.long, device=device)
+        return self._forward(ids, pos, attn, causal=False, every=True)
+
+    def rollback(self, n: int) -> None:
+        """Forget the last `n` tokens of an unpadded single row (rejected drafts): their cache
+        entries are simply overwritten by the next forward."""
+        if n <= 0:
+            return
+        if n > self.length:
+            raise ValueError(f"cannot roll back {n} of {self.length} cached tokens")
+        self.length -= n
+        self.next_pos = self.next_pos - n
+        if self._track is not None:
+            del self._track.ids[-n:]
+
     def _forward(self, ids: torch.Tensor, pos: torch.Tensor, attn: torch.Tensor | None,
-                 causal: bool) -> torch.Tensor:
+                 causal: bool, every: bool = False) -> torch.Tensor:
         rows, width = ids.shape
         start, end = self.length, self.length + width
         h = F.embedding(ids, self.embed).view(rows * width, -1)
@@ -273,5 +304,5 @@ class LeanLlama:
             gate, up = self._project(self._norm(h, layer.ln2), layer.gate_up)
             h = self._add(h, F.silu(gate) * up, layer.down)
         self.length = end
-        last = h.view(rows, width, -1)[:, -1]
+        last = h if every else h.view(rows, width, -1)[:, -1]
         return F.linear(self._norm(last, self.norm), self.head).float()

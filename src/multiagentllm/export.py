@@ -1,0 +1,332 @@
+"""`umi export vllm`: a trained checkpoint as folders a serving engine loads as they are.
+
+vLLM serves one base model with many LoRA adapters (multi-LoRA), but one request gets one adapter:
+it cannot stack the stage-1 adapter and a role adapter the way the in-process runtime does.  So
+the stage-1 adapter is merged into the base once -- the *backbone*, exactly the weights the role
+adapters were trained on (`train.recipe.build_model` and the runtime merge it the same way) -- and
+the role adapters are served on top of it, unchanged:
+
+    OUT/backbone/                       base + stage 1, merged (safetensors, config, tokenizer)
+    OUT/adapters/{planner,caller,summarizer}/   the role adapters, copied
+    OUT/single/                         base + the single-LLM adapter, merged: its own model
+    OUT/serve.md                        the `vllm serve` line and the `umi` lines that use it
+
+`merge_roles=True` writes OUT/{planner,caller,summarizer}/ as three full models instead, for
+engines without LoRA.  Weights are merged in float32 and then cast to `dtype`.  Everything is
+written into a folder beside OUT and renamed into place at the end, so a failed export leaves
+nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from multiagentllm.models.backends.checkpoint import TRIO, CheckpointError, Manifest, read_manifest
+
+DTYPES = ("bfloat16", "float16", "float32")
+VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the values vLLM's --max-lora-rank accepts
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+PROVENANCE = ("config.yaml", "metrics.json")  # the resolved training config and metrics, kept
+
+
+class ExportError(RuntimeError):
+    """An export that cannot be done; the message names the path and what to do."""
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    roles: dict[str, Path]  # role -> adapter folder (LoRA) or full model folder (merged)
+    backbone: Path | None = None
+    single: Path | None = None
+    max_rank: int = 0  # the largest rank among the role adapters (0 when merged)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def lora_rank(self) -> int:
+        """`--max-lora-rank` for vLLM: the smallest value it accepts that fits every adapter."""
+        return next(r for r in VLLM_RANKS if r >= self.max_rank)
+
+
+def export_vllm(checkpoint: str | Path, out: str | Path, *, dtype: str = "bfloat16",
+                merge_roles: bool = False, force: bool = False) -> ExportResult:
+    """Export `checkpoint` (a folder with manifest.json) to `out`; see the module docstring."""
+    if dtype not in DTYPES:
+        raise ExportError(f"dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
+    manifest = read_manifest(checkpoint)
+    out = Path(out).expanduser().resolve()
+    _check_destination(manifest.root.resolve(), out, force)
+    _check_sources(manifest, merge_roles)
+
+    from multiagentllm.models.load import resolve_base
+
+    base_path = resolve_base(manifest.base)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        result = _write(manifest, base_path, tmp, out, dtype, merge_roles)
+        (tmp / "serve.md").write_text(serve_text(result, manifest, dtype), encoding="utf-8")
+        _replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def _write(manifest: Manifest, base_path: Path, tmp: Path, out: Path, dtype: str,
+           merge_roles: bool) -> ExportResult:
+    """Fill `tmp`; the paths in the result (and in the adapters' configs) are the final ones."""
+    result = ExportResult(out=out, roles={})
+    if manifest.format == "full":  # role folders are full models already: re-save them in dtype
+        for role in TRIO:
+            _save(_load(manifest.roles[role].path), base_path, tmp / role, dtype)
+            result.roles[role] = out / role
+    elif merge_roles:
+        for role in TRIO:
+            entry = manifest.roles[role]
+            model = _merge(_weights_on(manifest, base_path, entry.on), entry.path)
+            _save(model, base_path, tmp / role, dtype)
+            result.roles[role] = out / role
+    else:
+        _save(_weights_on(manifest, base_path, manifest.roles[TRIO[0]].on), base_path,
+              tmp / "backbone", dtype)
+        result.backbone = out / "backbone"
+        for role in TRIO:
+            rank = _copy_adapter(manifest.roles[role].path, tmp / "adapters" / role, result.backbone)
+            result.max_rank = max(result.max_rank, rank)
+            result.roles[role] = out / "adapters" / role
+    single = manifest.roles.get("single")
+    if single is None:
+        result.notes.append(f"{manifest.root} has no single-LLM baseline yet; single/ not written")
+    else:
+        model = (_load(single.path) if manifest.format == "full"
+                 else _merge(_weights_on(manifest, base_path, single.on), single.path))
+        _save(model, base_path, tmp / "single", dtype)
+        result.single = out / "single"
+    return result
+
+
+# -- checks, before anything is loaded ------------------------------------------------------------
+
+def _check_destination(checkpoint: Path, out: Path, force: bool) -> None:
+    if out == checkpoint or out in checkpoint.parents or checkpoint in out.parents:
+        raise ExportError(f"--out {out} overlaps the checkpoint {checkpoint}; export somewhere else")
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ExportError(f"--out {out} is not empty; pass --force to replace it (the old one is "
+                          "removed only after the new export succeeds)")
+
+
+def _check_sources(manifest: Manifest, merge_roles: bool) -> None:
+    missing = [r for r in TRIO if r not in manifest.roles]
+    if missing:
+        raise ExportError(f"{manifest.root / 'manifest.json'} names no {', '.join(missing)} "
+                          f"(trained: {', '.join(sorted(manifest.roles)) or 'none'}); finish the "
+                          "training chain first")
+    roles = [r for r in (*TRIO, "single") if r in manifest.roles]
+    if manifest.format == "full":
+        if not merge_roles:
+            raise ExportError(f"{manifest.root} holds full models, not LoRA adapters: there is "
+                              "nothing to serve as multi-LoRA; pass --merge-roles")
+        for role in roles:
+            _need(manifest.roles[role].path / "config.json", f"the {role} model")
+        return
+    for role in roles:
+        _adapter_weights(manifest.roles[role].path, f"the {role} adapter")
+    if any(manifest.roles[r].on == "stage1" for r in roles):
+        if manifest.stage1 is None:
+            raise ExportError(f"{manifest.root / 'manifest.json'}: roles are trained on 'stage1' "
+                              "but it names no stage1 backbone")
+        _adapter_weights(manifest.stage1, "the stage-1 adapter")
+    ons = {manifest.roles[r].on for r in TRIO}
+    if not merge_roles and len(ons) > 1:
+        raise ExportError(f"{manifest.root}: the roles were trained on different weights "
+                          f"({', '.join(f'{r}: {manifest.roles[r].on}' for r in TRIO)}), so they "
+                          "cannot share one backbone; pass --merge-roles")
+    if not merge_roles:
+        for role in TRIO:
+            _check_vllm_lora(manifest.roles[role].path / ADAPTER_CONFIG)
+
+
+def _need(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise ExportError(f"{what} is missing: {path} not found (did that stage finish?)")
+    return path
+
+
+def _adapter_weights(folder: Path, what: str) -> Path:
+    _need(folder / ADAPTER_CONFIG, what)
+    found = [folder / name for name in ADAPTER_WEIGHTS if (folder / name).exists()]
+    if not found:
+        tried = " nor ".join(str(folder / name) for name in ADAPTER_WEIGHTS)
+        raise ExportError(f"{what} has no weights: neither {tried} exists (did that stage finish?)")
+    return found[0]
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ExportError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def _check_vllm_lora(path: Path) -> None:
+    """What vLLM's multi-LoRA refuses (DoRA, bias, modules_to_save), refused here instead."""
+    config = _read_config(path)
+    problems = [name for name, bad in (("use_dora", config.get("use_dora")),
+                                       ("bias", config.get("bias", "none") != "none"),
+                                       ("modules_to_save", config.get("modules_to_save"))) if bad]
+    if problems:
+        raise ExportError(f"{path}: vLLM multi-LoRA cannot serve an adapter with "
+                          f"{', '.join(problems)}; pass --merge-roles to serve merged models")
+
+
+def _rank(config: dict[str, Any]) -> int:
+    return max([int(config.get("r", 0)), *map(int, (config.get("rank_pattern") or {}).values())])
+
+
+# -- weights ------------------------------------------------------------------------------------
+
+def _load(path: Path) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+
+
+def _merge(model: Any, adapter: Path) -> Any:
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+
+
+def _weights_on(manifest: Manifest, base_path: Path, on: str) -> Any:
+    """What an adapter was trained on: the base, or the base merged with the stage-1 adapter."""
+    model = _load(base_path)
+    return model if on == "base" else _merge(model, manifest.stage1)
+
+
+def _save(model: Any, base_path: Path, dest: Path, dtype: str) -> None:
+    """The model (with the base's generation_config) and the base's tokenizer, as safetensors."""
+    import torch
+    from transformers import AutoTokenizer
+
+    model.to(getattr(torch, dtype)).save_pretrained(dest)
+    AutoTokenizer.from_pretrained(base_path).save_pretrained(dest)
+
+
+def _copy_adapter(src: Path, dest: Path, backbone: Path) -> int:
+    """Copy an adapter (and its training config), pointing it at the exported backbone; its rank."""
+    dest.mkdir(parents=True)
+    weights = _adapter_weights(src, f"the adapter at {src}")
+    shutil.copy2(weights, dest / weights.name)
+    for name in PROVENANCE:
+        if (src / name).exists():
+            shutil.copy2(src / name, dest / name)
+    config = _read_config(src / ADAPTER_CONFIG)
+    config["base_model_name_or_path"] = str(backbone)
+    (dest / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return _rank(config)
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# -- serve.md -----------------------------------------------------------------------------------
+
+def serve_text(result: ExportResult, manifest: Manifest, dtype: str) -> str:
+    """How to serve the export with vLLM and point `umi run` / `umi eval` at it."""
+    query = '"What will the weather be like in Paris tomorrow?"'
+    data = "--data DATA/trajectories/test.jsonl"
+    lines = [f"# Serving `{manifest.root}` with vLLM", "",
+             f"Exported by `umi export vllm` from `{manifest.root}` (base `{manifest.base}`, prompt "
+             f"format `{manifest.prompt_version}`), weights in {dtype}. DATA below is the folder "
+             "`umi data build --out DATA` wrote. Prompts must be rendered by `multiagentllm.roles` "
+             "(the `umi` commands below do that).", ""]
+    if result.backbone is not None:
+        modules = " ".join(f"{r}={result.roles[r]}" for r in TRIO)
+        lines += [
+            "## The trio: one server, the backbone with three LoRA adapters", "",
+            f"`backbone/` is the base with the stage-1 adapter merged in; `adapters/` holds the role "
+            f"adapters trained on it. The largest adapter rank is {result.max_rank}, so "
+            f"`--max-lora-rank {result.lora_rank}` (the smallest value vLLM accepts that fits it).", "",
+            "```bash",
+            f"vllm serve {result.backbone} --served-model-name backbone --dtype {dtype} --port 8000 \\",
+            f"  --enable-lora --max-loras 3 --max-lora-rank {result.lora_rank} \\",
+            f"  --lora-modules {modules}",
+            "```", "", "Then (each role is the served model of its name):", "",
+            "```bash",
+            f'umi run {query} --backend openai --base-url http://localhost:8000/v1 --model "{{role}}"',
+            f'umi eval static {data} --endpoint http://localhost:8000/v1 --model "{{role}}"',
+            "```", ""]
+    else:
+        ports = {r: 8001 + i for i, r in enumerate(TRIO)}
+        urls = ",".join(f"{r}=http://localhost:{ports[r]}/v1" for r in TRIO)
+        lines += [
+            "## The trio: three merged models, one server each", "",
+            "Each role folder is a full model (backbone and role adapter merged). On one GPU, give "
+            "each server a share of its memory.", "",
+            "```bash",
+            *(f"vllm serve {result.roles[r]} --served-model-name {r} --dtype {dtype} --port {ports[r]} "
+              "--gpu-memory-utilization 0.3 &" for r in TRIO),
+            "# once all three answer at /v1/models:",
+            f'umi run {query} --backend openai --base-url "{urls}" --model "{{role}}"',
+            "```", "",
+            "`umi eval --endpoint` takes one URL: put the three servers behind one OpenAI-compatible "
+            "router, or evaluate in process with `--checkpoint`.", ""]
+    if result.single is not None:
+        lines += [
+            "## The single-LLM baseline: its own server", "",
+            "It was trained on the plain base, not on the backbone, so it is a separate merged model.", "",
+            "```bash",
+            f"vllm serve {result.single} --served-model-name single --dtype {dtype} --port 8010",
+            f"umi run {query} --single --backend openai --base-url http://localhost:8010/v1 --model single",
+            f"umi eval static {data} --single --endpoint http://localhost:8010/v1 --model single",
+            "```", ""]
+    lines += [f"Note: {n}." for n in result.notes]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# -- `umi export` -------------------------------------------------------------------------------
+
+app = typer.Typer(help="Export a trained checkpoint for serving engines (vLLM multi-LoRA).",
+                  no_args_is_help=True)
+
+
+@app.command("vllm")
+def vllm_command(
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint folder (manifest.json)."),
+    out: Path = typer.Option(..., "--out", help="Folder to write (backbone/, adapters/, single/, serve.md)."),
+    dtype: str = typer.Option("bfloat16", "--dtype", help="bfloat16 | float16 | float32."),
+    merge_roles: bool = typer.Option(
+        False, "--merge-roles", help="Write three fully merged role models instead of backbone + adapters."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
+) -> None:
+    """The backbone (base + stage 1 merged) and the role adapters for `vllm serve --enable-lora`."""
+    from multiagentllm.models.embedded import ModelNotFoundError
+
+    try:
+        result = export_vllm(checkpoint, out, dtype=dtype, merge_roles=merge_roles, force=force)
+    except (ExportError, CheckpointError, ModelNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(f"wrote {result.out} ({', '.join(sorted(p.name for p in result.out.iterdir()))}); "
+               f"how to serve it: {result.out / 'serve.md'}")

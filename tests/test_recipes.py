@@ -1,0 +1,201 @@
+"""recipes/reproduce_tinyllama.sh cannot drift from the CLI: it is run here with a stand-in
+`python` that records each call instead of doing the work, and every `umi` call it made is
+checked against the real typer app (every `umi train` one is parsed into a TrainConfig exactly
+as `umi train` does, every `accelerate launch` one by accelerate's own parser)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from multiagentllm.train.config import build, parse_overrides, preset_path, read_yaml, stage_names
+from umi_commands import check_umi_command
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "recipes" / "reproduce_tinyllama.sh"
+BASH = shutil.which("bash")
+pytestmark = pytest.mark.skipif(BASH is None, reason="bash not found")
+
+STUB = """#!/usr/bin/env bash
+# stands in for python: records UMI_DATA_ROOT and its arguments, one call per line, and succeeds
+{ printf '%q ' "${UMI_DATA_ROOT-}" "$@"; echo; } >> "$UMI_RECIPE_LOG"
+"""
+
+
+def _run(tmp_path: Path, *steps: str, **env: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    """Run the recipe's `steps` with the stand-in python; (the result, each call's arguments with
+    the UMI_DATA_ROOT it saw first)."""
+    stub = tmp_path / "python"
+    stub.write_text(STUB)
+    stub.chmod(0o755)
+    log = tmp_path / "calls.log"
+    log.unlink(missing_ok=True)
+    full = {**os.environ, "PYTHON": str(stub), "UMI_RECIPE_LOG": str(log), "WORK": str(tmp_path / "work"),
+            "NUM_GPUS": "1", "ACCELERATE_CONFIG": "", "TRAIN_OVERRIDES": "", **env}
+    done = subprocess.run([BASH, str(SCRIPT), *steps], env=full, capture_output=True, text=True,
+                          timeout=60)
+    lines = log.read_text().splitlines() if log.exists() else []
+    return done, [shlex.split(line) for line in lines]
+
+
+def _umi(calls: list[list[str]]) -> list[list[str]]:
+    """The `umi` part of every call that runs the CLI (directly or under accelerate)."""
+    out = []
+    for _, *call in calls:
+        for i in range(len(call) - 1):
+            if call[i] == "-m" and call[i + 1] == "multiagentllm.cli":
+                out.append(["umi", *call[i + 2:]])
+                break
+    return out
+
+
+def _accelerate(calls: list[list[str]]) -> list[list[str]]:
+    """The arguments of every `accelerate launch`, up to the module it runs."""
+    return [call[3:] for call in calls if call[1:3] == ["-m", "accelerate.commands.launch"]]
+
+
+def _check_train(argv: list[str], work: Path) -> str:
+    """Parse a `umi train --config F [--resume] k=v ...` call as `umi train` does; its stage."""
+    loose = check_umi_command(argv)
+    config = argv[argv.index("--config") + 1]
+    cfg = build(read_yaml(config), parse_overrides(loose), where=config)
+    assert cfg.data == str(work / "data") and cfg.out == str(work / "checkpoint")
+    assert "--resume" in argv  # an interrupted stage continues instead of refusing to start
+    return cfg.stage
+
+
+def test_script_is_valid_bash_and_names_its_steps(tmp_path):
+    subprocess.run([BASH, "-n", str(SCRIPT)], check=True)
+    assert os.access(SCRIPT, os.X_OK)
+    text = SCRIPT.read_text()
+    assert "set -euo pipefail" in text
+    done, calls = _run(tmp_path, "bogus")
+    assert done.returncode == 1 and "unknown step 'bogus'" in done.stderr
+    assert calls == []
+
+
+def test_data_step_calls_existing_commands_and_skips_finished_work(tmp_path):
+    done, calls = _run(tmp_path, "data", DATA_ROOT="/datasets", BASE_MODEL="/models/tinyllama")
+    assert done.returncode == 0, done.stderr
+    umi = _umi(calls)
+    assert [c[:3] for c in umi] == [["umi", "data", "synth"], ["umi", "data", "build"]]
+    for argv in umi:
+        check_umi_command(argv)
+    build_call = umi[1]
+    assert build_call[build_call.index("--tokenizer") + 1] == "/models/tinyllama"
+    assert build_call[build_call.index("--synthetic") + 1] == str(tmp_path / "work" / "synth")
+    (tmp_path / "work" / "synth").mkdir(parents=True)
+    (tmp_path / "work" / "synth" / "card.md").write_text("done")
+    (tmp_path / "work" / "data").mkdir()
+    (tmp_path / "work" / "data" / "stats.json").write_text("{}")
+    done, calls = _run(tmp_path, "data")
+    assert done.returncode == 0 and _umi(calls) == [] and "done before" in done.stderr
+
+
+def _trained_work(tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    (work / "data" / "stats.json").write_text("{}")
+    return work
+
+
+@pytest.mark.parametrize("gpus, config", [("1", "single_gpu.yaml"), ("4", "deepspeed_zero2.yaml")])
+def test_train_step_runs_every_preset_stage_under_accelerate(tmp_path, gpus, config):
+    work = _trained_work(tmp_path)
+    done, calls = _run(tmp_path, "train", NUM_GPUS=gpus)
+    assert done.returncode == 0, done.stderr
+    stages = [_check_train(argv, work) for argv in _umi(calls)]
+    assert stages == stage_names(read_yaml(preset_path("tinyllama")))  # all of them, in chain order
+    from accelerate.commands.launch import launch_command_parser
+
+    launches = _accelerate(calls)
+    assert len(launches) == len(stages)
+    for args in launches:
+        parsed = launch_command_parser().parse_args(args)
+        assert parsed.module and parsed.training_script == "multiagentllm.cli"
+        assert parsed.num_processes == int(gpus)
+        assert Path(parsed.config_file).name == config and (REPO / parsed.config_file).exists()
+
+
+def test_train_step_skips_finished_stages_and_passes_overrides(tmp_path):
+    work = _trained_work(tmp_path)
+    raw = read_yaml(preset_path("tinyllama"))
+    planner = build(raw, {"data": "d", "out": "o"}, stage="stage2_planner").folder
+    (work / "checkpoint" / planner).mkdir(parents=True)
+    (work / "checkpoint" / planner / "metrics.json").write_text("{}")
+    done, calls = _run(tmp_path, "train", NUM_GPUS="2", ACCELERATE_CONFIG="configs/accelerate/fsdp.yaml",
+                       TRAIN_OVERRIDES="packs_per_step=2 grad_accum=4")
+    assert done.returncode == 0, done.stderr
+    umi = _umi(calls)
+    assert "stage2_planner" not in [_check_train(argv, work) for argv in umi]
+    assert len(umi) == len(stage_names(raw)) - 1
+    for argv in umi:
+        cfg = build(read_yaml(argv[argv.index("--config") + 1]), parse_overrides(check_umi_command(argv)))
+        assert (cfg.packs_per_step, cfg.grad_accum) == (2, 4)
+        assert cfg.gradient_checkpointing is False  # FSDP checkpoints activations itself
+        assert cfg.accelerate_config == "configs/accelerate/fsdp.yaml"
+
+
+def test_train_step_refuses_without_gpu_or_data(tmp_path):
+    done, calls = _run(tmp_path, "train", NUM_GPUS="0")
+    assert done.returncode == 1 and "no GPU found" in done.stderr
+    done, calls = _run(tmp_path, "train", NUM_GPUS="1")
+    assert done.returncode == 1 and "run the data step first" in done.stderr
+    assert _umi(calls) == []
+
+
+def test_eval_and_export_steps_call_existing_commands(tmp_path):
+    work = _trained_work(tmp_path)
+    (work / "checkpoint").mkdir()
+    (work / "checkpoint" / "manifest.json").write_text("{}")
+    done, calls = _run(tmp_path, "eval", "export", DATA_ROOT="/datasets")
+    assert done.returncode == 0, done.stderr
+    umi = _umi(calls)
+    assert [c[:3] for c in umi] == [["umi", "eval", "suite"], ["umi", "export", "vllm"]]
+    for argv in umi:
+        check_umi_command(argv)
+    assert calls[0][0] == "/datasets"  # where `umi eval` looks for BFCL and APIBench
+    assert Path(umi[0][umi[0].index("--synth") + 1]) == work / "synth" / "trajectories.jsonl"
+    assert umi[1][umi[1].index("--checkpoint") + 1] == str(work / "checkpoint")
+    # eval leaves a stamp; an export is finished when its serve.md exists (it is written atomically)
+    (work / "vllm").mkdir()
+    (work / "vllm" / "serve.md").write_text("done")
+    done, calls = _run(tmp_path, "eval", "export")
+    assert done.returncode == 0 and _umi(calls) == []
+
+
+def test_deepspeed_pin_matches_the_gpu_extra():
+    pin = re.search(r'DEEPSPEED_PIN="([^"]+)"', SCRIPT.read_text()).group(1)
+    assert f'gpu = ["{pin}"]' in (REPO / "pyproject.toml").read_text()
+
+
+def test_command_checker_rejects_what_the_cli_does_not_have():
+    with pytest.raises(AssertionError, match="no subcommand 'nope'"):
+        check_umi_command(["umi", "eval", "nope"])
+    with pytest.raises(AssertionError, match="no option --nope"):
+        check_umi_command(["umi", "run", "a query", "--nope", "x"])
+    assert check_umi_command(["umi", "run", "a query", "--model", "{role}"]) == ["a query"]
+
+
+def test_readme_commands_exist():
+    """Every `umi ...` line (and the `umi` part of every `accelerate launch` line) in the README."""
+    text = (REPO / "recipes" / "README.md").read_text().replace("\\\n", " ")
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    lines = [line.strip() for block in blocks for line in block.splitlines()]
+    checked = 0
+    for line in lines:
+        argv = shlex.split(line, comments=True)
+        if argv[:2] == ["accelerate", "launch"]:
+            argv = ["umi", *argv[argv.index("multiagentllm.cli") + 1:]]
+        if argv[:1] == ["umi"]:
+            loose = check_umi_command(argv)
+            if argv[1] == "train":
+                build(read_yaml(REPO / argv[argv.index("--config") + 1]), parse_overrides(loose))
+            checked += 1
+    assert checked >= 4  # the accelerate line, eval suite, two exports
