@@ -229,6 +229,23 @@ def test_no_shipped_checkpoint_says_how_to_train(monkeypatch, tmp_path):
         load_llm(None)
 
 
+def test_default_prefers_a_complete_trio_over_a_chain_in_progress(monkeypatch, tmp_path):
+    from multiagentllm.models.backends import checkpoint
+
+    root = tmp_path / "checkpoints"
+    monkeypatch.setattr(checkpoint, "repo_checkpoints", lambda: root)
+    partial = {"format": "lora", "base": "embedded", "stage1": "stage1_backbone", "roles": {}}
+    (root / "cpu-full").mkdir(parents=True)
+    (root / "cpu-full" / "manifest.json").write_text(json.dumps(partial))
+    assert checkpoint.default_checkpoint() == root / "cpu-full"  # only one: loading it names what is missing
+    with pytest.raises(CheckpointError, match="has no planner, caller, summarizer model yet"):
+        load_llm(None)
+    full = {**partial, "roles": {r: {"path": r, "on": "stage1"} for r in ("planner", "caller", "summarizer")}}
+    (root / "cpu-demo").mkdir()
+    (root / "cpu-demo" / "manifest.json").write_text(json.dumps(full))
+    assert checkpoint.default_checkpoint() == root / "cpu-demo"
+
+
 def test_count_tokens_uses_the_shared_rule(trio):
     from multiagentllm.models.tokens import encode
 

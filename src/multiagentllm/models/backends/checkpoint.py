@@ -91,6 +91,14 @@ def default_checkpoint() -> Path:
     if not found:
         raise CheckpointError("the embedded default model (SmolLM2-135M) has not been trained yet: "
                               f"no checkpoint under {root}; {TRAIN_HINT}")
+    # A chain trained stage by stage ships its finished stages first: prefer a checkpoint whose
+    # trio is complete, else name the first one (loading it says which roles are missing).
+    for path in found:
+        try:
+            if set(TRIO) <= set(read_manifest(path).roles):
+                return path
+        except CheckpointError:
+            continue
     return found[0]
 
 
