@@ -18,7 +18,7 @@ from typer.testing import CliRunner  # noqa: E402
 from multiagentllm.cli import app  # noqa: E402
 from multiagentllm.export import ExportError, export_vllm  # noqa: E402
 from multiagentllm.models import load_llm  # noqa: E402
-from multiagentllm.roles.render import PROMPT_VERSION  # noqa: E402
+from tiny_llama import random_lora, tiny_base, write_manifest  # noqa: E402
 from umi_commands import check_umi_command  # noqa: E402
 
 TRIO = ("planner", "caller", "summarizer")
@@ -27,58 +27,17 @@ TEXT = ["Rationale: I should search flights first.\nNext: Caller\nAction: search
         'Action Input: {"origin": "New York", "destination": "Los Angeles"}']
 
 
-def _tokenizer(folder: Path):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(TEXT * 4, trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    fast.save_pretrained(folder)
-    return fast
-
-
-def _adapter(base: Path, folder: Path, rank: int, seed: int) -> None:
-    """A LoRA adapter with random non-zero A and B (so it changes the outputs), saved in bf16 as
-    training saves them."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    model = get_peft_model(LlamaForCausalLM.from_pretrained(base), LoraConfig(
-        r=rank, lora_alpha=2 * rank, target_modules="all-linear", init_lora_weights=False))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_" in name:
-                p.normal_(0, 0.3)
-    model.to(torch.bfloat16).save_pretrained(folder)
-    (folder / "config.yaml").write_text(f"stage: {folder.name}\nlora_r: {rank}\n")
-
-
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    """CKPT/ with a tiny base, stage 1, three role adapters on stage 1 and a single adapter on the base."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
+    """CKPT/ with a tiny base, stage 1, three role adapters on stage 1 and a single adapter on the
+    base; adapters of several ranks, saved in bf16 as training saves them."""
     root = tmp_path_factory.mktemp("ckpt")
     base = root / "base"
-    tok = _tokenizer(base)
-    torch.manual_seed(0)
-    LlamaForCausalLM(LlamaConfig(
-        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.eos_token_id,
-    )).save_pretrained(base)
+    tiny_base(base, TEXT, hidden=64, intermediate=128, max_positions=256)
     for i, (name, rank) in enumerate(RANKS.items()):
-        _adapter(base, root / name, rank, seed=i + 1)
-    roles = {r: {"path": r, "on": "stage1"} for r in TRIO}
-    roles["single"] = {"path": "single", "on": "base"}
-    (root / "manifest.json").write_text(json.dumps({
-        "format": "lora", "base": str(base), "prompt_version": PROMPT_VERSION,
-        "stage1": "stage1_backbone", "roles": roles}))
+        random_lora(base, root / name, seed=i + 1, rank=rank, dtype=torch.bfloat16)
+        (root / name / "config.yaml").write_text(f"stage: {name}\nlora_r: {rank}\n")
+    write_manifest(root, base, {**dict.fromkeys(TRIO, "stage1"), "single": "base"})
     return root
 
 

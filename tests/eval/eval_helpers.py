@@ -41,42 +41,13 @@ TINY_CORPUS = ["<s> add 2 and 3 </s>\nRationale: I need the add tool.\nNext: Cal
 def build_tiny_checkpoint(root: Path, roles: tuple[str, ...] = ("planner", "caller", "summarizer", "single")) -> Path:
     """ROOT/ as `umi train glpft` lays it out, in seconds: a tiny random Llama base (with a
     tokenizer), a stage-1 adapter, the given role adapters, and manifest.json."""
-    import json
-
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    from multiagentllm.roles.render import PROMPT_VERSION
+    from tiny_llama import random_lora, tiny_base, write_manifest
 
     base = root / "base"
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(TINY_CORPUS * 4, trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    fast.save_pretrained(base)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192,
-                         eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id,
-                         bos_token_id=fast.eos_token_id)
-    LlamaForCausalLM(config).save_pretrained(base)
+    tiny_base(base, TINY_CORPUS, max_positions=8192)
     for seed, name in enumerate(("stage1_backbone", *roles), 1):
-        torch.manual_seed(seed)
-        model = get_peft_model(LlamaForCausalLM.from_pretrained(base), LoraConfig(
-            r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
-        with torch.no_grad():
-            for param_name, p in model.named_parameters():
-                if "lora_" in param_name:
-                    p.normal_(0, 0.3)
-        model.save_pretrained(root / name)
-    entries = {r: {"path": r, "on": "base" if r == "single" else "stage1"} for r in roles}
-    (root / "manifest.json").write_text(json.dumps({
-        "format": "lora", "base": str(base), "prompt_version": PROMPT_VERSION,
-        "stage1": "stage1_backbone", "roles": entries}))
+        random_lora(base, root / name, seed=seed)
+    write_manifest(root, base, {r: "base" if r == "single" else "stage1" for r in roles})
     return root
 
 

@@ -18,7 +18,7 @@ from multiagentllm.models.backends import (  # noqa: E402
 )
 from multiagentllm.models.backends.openai_http import BackendError  # noqa: E402
 from multiagentllm.roles import planner  # noqa: E402
-from multiagentllm.roles.render import PROMPT_VERSION  # noqa: E402
+from tiny_llama import random_lora, tiny_base, write_manifest  # noqa: E402
 
 TEXTS = [
     "You are the planner. Tools: search_flights, book_flight. <s> Book me a flight </s>",
@@ -31,58 +31,15 @@ PROMPTS = ["<s> Book me a flight </s>\nRationale:", "Observation: {\"flights\": 
            "Action: search_flights\nAction Input: {\"origin\":"]
 
 
-def _tokenizer(folder: Path):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(TEXTS * 4, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
-                                   pad_token="<|endoftext|>")
-    fast.save_pretrained(folder)
-    return fast
-
-
-def _adapter(model, folder: Path, seed: int) -> None:
-    """A LoRA adapter with random (non-zero) A and B, so it changes the model's outputs."""
-    from peft import LoraConfig, get_peft_model
-
-    torch.manual_seed(seed)
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
-                                                  init_lora_weights=False))
-    with torch.no_grad():
-        for name, p in peft_model.named_parameters():
-            if "lora_" in name:
-                p.normal_(0, 0.3)
-    peft_model.save_pretrained(folder)
-    peft_model.unload()
-
-
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
     """CKPT/ with a tiny base, a stage-1 adapter, three role adapters and a single adapter."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     root = tmp_path_factory.mktemp("ckpt")
     base = root / "base"
-    tok = _tokenizer(base)
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                      bos_token_id=tok.eos_token_id)
-    LlamaForCausalLM(cfg).save_pretrained(base)
+    tiny_base(base, TEXTS, vocab_size=400, hidden=64, intermediate=128)
     for i, name in enumerate(["stage1_backbone", "planner", "caller", "summarizer", "single"]):
-        _adapter(LlamaForCausalLM.from_pretrained(base), root / name, seed=i + 1)
-    roles = {r: {"path": r, "on": "stage1"} for r in ("planner", "caller", "summarizer")}
-    roles["single"] = {"path": "single", "on": "base"}
-    (root / "manifest.json").write_text(json.dumps({
-        "format": "lora", "base": str(base), "prompt_version": PROMPT_VERSION,
-        "stage1": "stage1_backbone", "roles": roles}))
+        random_lora(base, root / name, seed=i + 1)
+    write_manifest(root, base, {**dict.fromkeys(("planner", "caller", "summarizer"), "stage1"), "single": "base"})
     return root
 
 

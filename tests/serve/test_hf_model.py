@@ -5,7 +5,6 @@ nothing), and the runtime's OpenAI backend must see the same texts through the s
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
@@ -22,8 +21,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from multiagentllm.models import load_llm  # noqa: E402
 from multiagentllm.models.backends import Endpoint, OpenAIBackend  # noqa: E402
 from multiagentllm.roles import planner  # noqa: E402
-from multiagentllm.roles.render import PROMPT_VERSION  # noqa: E402
 from multiagentllm.serve import ServeConfig, ServerThread, create_app  # noqa: E402
+from tiny_llama import random_lora, tiny_base, write_manifest  # noqa: E402
 
 CORPUS = ["<s> add 2 and 3 </s>\nRationale: I need the add tool.\nNext: Caller\n",
           'Action: add\nAction Input: {"a": 2, "b": 3}\nObservation: 5\n', "Answer:\nThe result is 5."]
@@ -32,37 +31,13 @@ PROMPTS = ["<s> add 2 and 3 </s>\nRationale:", "Action: add\nAction Input: {", "
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    from peft import LoraConfig, get_peft_model
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
+    """A tiny base with three role adapters directly on it (no stage 1)."""
     root = tmp_path_factory.mktemp("tiny-trio")
     base = root / "base"
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(CORPUS * 4, trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    fast.save_pretrained(base)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id,
-                         bos_token_id=fast.eos_token_id)
-    LlamaForCausalLM(config).save_pretrained(base)
+    tiny_base(base, CORPUS)
     for seed, role in enumerate(("planner", "caller", "summarizer"), 1):
-        torch.manual_seed(seed)
-        model = get_peft_model(LlamaForCausalLM.from_pretrained(base), LoraConfig(
-            r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if "lora_" in name:
-                    p.normal_(0, 0.3)
-        model.save_pretrained(root / role)
-    (root / "manifest.json").write_text(json.dumps({
-        "format": "lora", "base": str(base), "prompt_version": PROMPT_VERSION,
-        "roles": {r: {"path": r, "on": "base"} for r in ("planner", "caller", "summarizer")}}))
+        random_lora(base, root / role, seed=seed)
+    write_manifest(root, base, dict.fromkeys(("planner", "caller", "summarizer"), "base"), stage1=None)
     return root
 
 
