@@ -2,6 +2,7 @@
 
 import pytest
 
+from eval_helpers import tiny_checkpoint  # noqa: F401 - a fixture
 from multiagentllm.eval.generate import CachedLLM, Generator, Request, System
 from multiagentllm.roles import caller, planner
 
@@ -52,9 +53,33 @@ def test_an_interrupted_run_resumes_from_the_cache(tmp_path, scripted):
     assert gen2.generated == 1
 
 
+def test_one_at_a_time_keeps_request_order_so_steps_of_an_item_share_a_prefix():
+    seen = []
+
+    class Spy:
+        def complete(self, prompts, *, role, max_new_tokens, stop):
+            seen.extend(prompts)
+            return prompts
+
+    reqs = [Request("a", "planner", "item1 step1 long long"), Request("b", "planner", "item1 step1 long long step2"),
+            Request("c", "planner", "i2"), Request("d", "planner", "i2 s2")]
+    Generator(System(Spy()), batch_size=1, progress=False).run(reqs)
+    assert seen == [r.prompt for r in reqs]
+    seen.clear()
+    Generator(System(Spy()), batch_size=8, progress=False).run(reqs)
+    assert seen == sorted((r.prompt for r in reqs), key=len)  # padded batches: by length
+
+
+def test_automatic_batch_size_is_one_for_a_cpu_model_and_eight_elsewhere(tiny_checkpoint, scripted):
+    from multiagentllm.models import load_llm
+
+    assert Generator(System(load_llm(tiny_checkpoint)), progress=False).batch_size == 1
+    assert Generator(System(scripted(lambda r, p: "")), batch_size=0, progress=False).batch_size == 8
+
+
 def test_bad_batch_size_and_short_model_answers(scripted):
-    with pytest.raises(ValueError):
-        Generator(System(scripted(lambda r, p: "")), batch_size=0)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        Generator(System(scripted(lambda r, p: "")), batch_size=-1)
 
     class Short:
         def complete(self, prompts, **kw):

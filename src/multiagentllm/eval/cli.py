@@ -31,7 +31,8 @@ ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model name at 
 Limit = Annotated[Optional[int], typer.Option(help="Evaluate only the first N items.", min=1)]
 Out = Annotated[Optional[Path], typer.Option(help="JSON report path (default: runs/eval/<benchmark>-<system>.json).")]
 Cache = Annotated[Optional[Path], typer.Option(help="Generation cache (default: <out>.cache.jsonl).")]
-Batch = Annotated[int, typer.Option(help="Prompts per generation batch.", min=1)]
+Batch = Annotated[int, typer.Option(help="Prompts per generation batch; 0: automatic (1 for a model in process on "
+                                         "a CPU, where prefix reuse wins; 8 on a GPU or an endpoint).", min=0)]
 Name = Annotated[Optional[str], typer.Option(help="System name shown in reports.")]
 
 
@@ -78,7 +79,7 @@ def _run(benchmark, checkpoint, single, base, endpoint, model, name, out, cache,
 def static(data: Annotated[Path, typer.Option(help="Test trajectories (canonical JSONL or alpha-UMi format).")],
            checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
            model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None,
-           batch_size: Batch = 8, name: Name = None) -> None:
+           batch_size: Batch = 0, name: Name = None) -> None:
     """Step-level Plan ACC, Act. EM, Hallu, Arg. F1 and ROUGE-L, overall and per group."""
     from multiagentllm.eval.static import evaluate_static
 
@@ -91,7 +92,7 @@ def static(data: Annotated[Path, typer.Option(help="Test trajectories (canonical
 def apibench(data: Annotated[Optional[list[Path]], typer.Option(help="APIBench eval split(s); default: the shipped ones.")] = None,
              checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
              model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None,
-             batch_size: Batch = 8, name: Name = None) -> None:
+             batch_size: Batch = 0, name: Name = None) -> None:
     """Gorilla APIBench: AST match against the API database; accuracy and hallucination per hub."""
     from multiagentllm.data.loaders import SOURCES
     from multiagentllm.eval.apibench import evaluate_apibench
@@ -109,7 +110,7 @@ def bfcl(questions: Annotated[Path, typer.Option(help="BFCL question file (singl
          answers: Annotated[Optional[Path], typer.Option(help="possible_answer file (default: beside the questions).")] = None,
          checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
          model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None,
-         batch_size: Batch = 8, name: Name = None,
+         batch_size: Batch = 0, name: Name = None,
          max_calls: Annotated[int, typer.Option(help="Most calls one episode may make.", min=1)] = 6) -> None:
     """BFCL AST accuracy (simple, multiple, parallel, parallel_multiple, irrelevance)."""
     from multiagentllm.eval.bfcl import evaluate_bfcl
@@ -163,7 +164,7 @@ def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint fold
           synth: Annotated[Optional[Path], typer.Option(help="Synthesized trajectories for the pass rate "
                                                              "(default: out/synth/trajectories.jsonl if it exists).")] = None,
           seed: Annotated[int, typer.Option(help="Seed of the static test sample.")] = 0,
-          batch_size: Batch = 8) -> None:
+          batch_size: Batch = 0) -> None:
     """The whole results table for one checkpoint (alpha-UMi, single-LLM, untrained base), resumable."""
     import shlex
     import sys

@@ -6,7 +6,10 @@ and hands them to `Generator.run`, which
 * answers from the cache what an earlier (possibly interrupted) run already generated: the cache
   is a JSONL file keyed by item key + model role + turn + a hash of the prompt, appended after
   every batch, so killing a run loses at most one batch;
-* sorts the rest by prompt length and sends them to the model in batches (less padding);
+* sends the rest to the model in batches sorted by prompt length (less padding), or, with
+  `batch_size=1`, one at a time in request order: the steps of one item then reach the model
+  back to back, so a runner with prefix reuse (the lean runner) prefills only each step's new
+  tokens, and prompt-lookup drafting applies (see benchmarks/bench_eval.py for what each costs);
 * uses the turn's own `STOP` strings and `MAX_NEW_TOKENS` from `multiagentllm.roles`, and the
   model role "single" for every turn when the system is the single-LLM baseline.
 """
@@ -53,6 +56,20 @@ class System:
         return TURNS[turn].prompt(instruction, tools, steps)
 
 
+def auto_batch_size(llm: LLM) -> int:
+    """Prompts per `complete` call when none is chosen: 1 for an in-process model on a CPU,
+    where prefix reuse and drafting beat padded batches (3.1x in benchmarks/bench_eval.py),
+    8 elsewhere (a GPU, or a server that batches concurrent requests itself)."""
+    roles = getattr(llm, "roles", None)
+    if not isinstance(roles, dict) or not roles:
+        return 8
+    try:
+        model = next(iter(roles.values())).model
+        return 1 if next(model.parameters()).device.type == "cpu" else 8
+    except (AttributeError, StopIteration, TypeError):
+        return 8
+
+
 def prompt_hash(prompt: str) -> str:
     return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:20]
 
@@ -60,10 +77,12 @@ def prompt_hash(prompt: str) -> str:
 class Generator:
     """Runs requests through a system's LLM in batches, with a resumable JSONL cache."""
 
-    def __init__(self, system: System, *, cache: str | os.PathLike | None = None, batch_size: int = 8,
+    def __init__(self, system: System, *, cache: str | os.PathLike | None = None, batch_size: int | None = None,
                  progress: bool = True):
+        if batch_size is None or batch_size == 0:
+            batch_size = auto_batch_size(system.llm)
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise ValueError(f"batch_size must be at least 1 (or 0 for automatic), got {batch_size}")
         self.system, self.batch_size, self.progress = system, batch_size, progress
         self.cache_path = Path(cache) if cache else None
         self.cached: dict[str, str] = {}
@@ -88,8 +107,9 @@ class Generator:
     def run(self, requests: list[Request], desc: str = "generating") -> list[str]:
         """One output per request, in request order."""
         keys = [self.cache_key(r) for r in requests]
-        todo = sorted({k: r for k, r in zip(keys, requests) if k not in self.cached}.items(),
-                      key=lambda kv: len(kv[1].prompt))
+        todo = list({k: r for k, r in zip(keys, requests) if k not in self.cached}.items())
+        if self.batch_size > 1:
+            todo.sort(key=lambda kv: len(kv[1].prompt))
         self.reused += len(requests) - len(todo)
         if todo:
             self._generate(todo, desc)

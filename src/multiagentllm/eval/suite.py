@@ -94,7 +94,7 @@ class SuiteConfig:
     synth: Path | None = None  # None: DEFAULT_SYNTH when it exists, else passrate is skipped
     data_root: Path | None = None
     seed: int = 0
-    batch_size: int = 8
+    batch_size: int = 0  # 0: automatic (eval.generate.auto_batch_size)
     command: str = ""
 
     def limit(self, benchmark: str) -> int | None:
