@@ -149,3 +149,31 @@ def test_gradient_checkpointing_and_bf16_train(tiny_cfg):
     result = train_stage(cfg, callbacks=[watch])
     assert result.metrics["bf16"] is True
     assert watch.unchanged == []
+
+
+@pytest.mark.parametrize("main", [True, False])
+def test_every_rank_waits_until_the_stage_is_published(tiny_cfg, monkeypatch, main):
+    """Multi-process training: all ranks meet at the same two barriers, the second one after
+    the main rank has renamed the stage into place, so the next stage of a chain (on any rank)
+    never starts before its init folder exists."""
+    from multiagentllm.train import recipe
+
+    events = []
+
+    class Accelerator:
+        def wait_for_everyone(self):
+            events.append("wait")
+
+    class Trainer:
+        accelerator = Accelerator()
+
+        def is_world_process_zero(self):
+            return main
+
+        def save_model(self, path):
+            events.append("save")
+
+    monkeypatch.setattr(recipe, "_write_stage", lambda *a: events.append("publish"))
+    path = recipe._publish(tiny_cfg, Trainer(), None, {}, Path(tiny_cfg.base), "v")
+    assert path == Path(tiny_cfg.out) / tiny_cfg.folder
+    assert events == (["wait", "save", "publish", "wait"] if main else ["wait", "save", "wait"])

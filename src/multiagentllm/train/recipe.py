@@ -240,8 +240,6 @@ def _publish(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, 
     `trainer.save_model` gathers sharded weights (DeepSpeed ZeRO-3, FSDP) and writes a standard
     PEFT adapter or HF model; every process must call it, only the main one writes and publishes.
     """
-    import yaml
-
     out = Path(cfg.out)
     final = out / cfg.folder
     tmp = out / f".{cfg.folder}.partial"
@@ -251,8 +249,21 @@ def _publish(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, 
         tmp.mkdir(parents=True)
     trainer.accelerator.wait_for_everyone()
     trainer.save_model(str(tmp))
-    if not main:
-        return final
+    if main:
+        _write_stage(cfg, trainer, tokenizer, metrics, base_path, prompt_version, tmp)
+    # Every rank leaves only once the stage is published: in a chain the next stage (on every
+    # rank) starts from this one's folder.
+    trainer.accelerator.wait_for_everyone()
+    return final
+
+
+def _write_stage(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, Any],
+                 base_path: Path, prompt_version: str, tmp: Path) -> None:
+    """Main process: complete the saved weights in `tmp` and rename the folder into place."""
+    import yaml
+
+    out = Path(cfg.out)
+    final = out / cfg.folder
     try:
         (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle; config.yaml says it all
         _cast_weights(tmp, cfg.save_dtype)
@@ -273,7 +284,6 @@ def _publish(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     update_manifest(out, cfg, prompt_version)
-    return final
 
 
 def _cast_weights(folder: Path, dtype_name: str) -> None:
