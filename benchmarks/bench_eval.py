@@ -11,8 +11,10 @@ Both run on the same prompts with the same model in this process (no cache), eac
 clock and in CPU seconds of the process; the ratio and the share of identical outputs are
 printed. Greedy decoding, so outputs should match except where padding changes a near-tie.
 
-Run:  .venv/bin/python benchmarks/bench_eval.py --checkpoint checkpoints/cpu-demo \
-          --data out/data/test.jsonl --items 3 [--threads 2]
+Run:  .venv/bin/python benchmarks/bench_eval.py [--checkpoint DIR] [--data FILE] [--items 3] [--threads 2]
+
+Defaults: the shipped checkpoint, and the built test split `out/data/trajectories/test.jsonl`
+(the repository's fixture trajectories where no data has been built).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ import os
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", required=True, help="a trained checkpoint (manifest.json)")
-    ap.add_argument("--data", required=True, help="a canonical test split (JSONL)")
+    ap.add_argument("--checkpoint", help="a trained checkpoint (default: the shipped one)")
+    ap.add_argument("--data", type=Path, help="a canonical test split (JSONL)")
     ap.add_argument("--items", type=int, default=3, help="test items (every step of each is evaluated)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -39,12 +43,13 @@ def main() -> None:
     from multiagentllm.io import SkipReport
     from multiagentllm.models import load_llm
 
-    report = SkipReport()
-    trajs = load_test_trajectories(Path(args.data), report)[: args.items]
+    data = args.data or next(p for p in (ROOT / "out/data/trajectories/test.jsonl",
+                                         ROOT / "tests/fixtures/trajectories.jsonl") if p.exists())
+    trajs = load_test_trajectories(data, SkipReport())[: args.items]
     llm = load_llm(args.checkpoint)
     system = System(llm)
     requests = [c.request for c in _cases(Generator(system, progress=False), trajs)]
-    print(f"{len(trajs)} items, {len(requests)} prompts; {args.threads} threads; "
+    print(f"{data}: {len(trajs)} items, {len(requests)} prompts; {args.threads} threads; "
           f"load average {os.getloadavg()[0]:.2f}")
 
     runs = {}
