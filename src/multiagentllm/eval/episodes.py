@@ -1,11 +1,13 @@
 """Planner -> caller episodes for benchmarks whose calls are judged, not executed (APIBench, BFCL).
 
-All items advance in lockstep, one round at a time, so every round is one batch per turn:
+Items advance in lockstep, one round at a time, so every round is one batch per turn:
 the planner writes a rationale and a decision for every open item; the caller writes a call for
 each item whose planner chose `Caller`; the call is recorded and answered with a fixed
 observation (`NOT_EXECUTED`), and the planner goes again, until it chooses `Summarizer` or
 `Give up`, or `max_calls` calls were made.  Optionally the summarizer then writes an answer (the
-APIBench runner reads a code line from it when no call was made).
+APIBench runner reads a code line from it when no call was made).  When the generator sends one
+prompt at a time (a model in process on a CPU), the items run one after the other instead, so
+each role's next prompt extends its previous one and the runner prefills only the new tokens.
 
 The prompts, stop strings and token budgets are the roles' own, through `System.prompt` and
 `Generator`, so alpha-UMi and the single-LLM baseline are driven identically.  An output that
@@ -51,6 +53,22 @@ class Episode:
 
 def run_episodes(gen: Generator, tasks: list[Task], *, max_calls: int, summarize: bool = False,
                  desc: str = "") -> list[Episode]:
+    if gen.batch_size > 1:
+        return _lockstep(gen, tasks, max_calls=max_calls, summarize=summarize, desc=desc)
+    from tqdm import tqdm
+
+    episodes: list[Episode] = []
+    progress, gen.progress = gen.progress, False  # one bar over the items, not one per prompt
+    try:
+        for task in tqdm(tasks, desc=f"{desc} episodes", unit="item", disable=not progress, leave=False):
+            episodes += _lockstep(gen, [task], max_calls=max_calls, summarize=summarize, desc=desc)
+    finally:
+        gen.progress = progress
+    return episodes
+
+
+def _lockstep(gen: Generator, tasks: list[Task], *, max_calls: int, summarize: bool,
+              desc: str) -> list[Episode]:
     episodes = [Episode(t) for t in tasks]
     for round_ in range(max_calls + 1):
         active = [e for e in episodes if e.open]
