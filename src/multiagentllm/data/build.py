@@ -46,7 +46,8 @@ class BuildReport:
 
 
 def default_data_root() -> Path:
-    """`../shared/datasets` relative to the project root (or the current directory)."""
+    """The public datasets: $UMI_DATA_ROOT, else `../shared/datasets` beside the current
+    directory or beside the project root, whichever exists (the former if neither does)."""
     import os
 
     env = os.environ.get("UMI_DATA_ROOT")

@@ -62,9 +62,10 @@ class SuiteError(ValueError):
 
 
 def data_root() -> Path:
-    """The public datasets: $UMI_DATA_ROOT, else ../shared/datasets beside the repository."""
-    default = Path(__file__).resolve().parents[3] / ".." / "shared" / "datasets"
-    return Path(os.environ.get("UMI_DATA_ROOT", default))
+    """The public datasets, where `umi data build` reads them ($UMI_DATA_ROOT, else ../shared/datasets)."""
+    from multiagentllm.data.build import default_data_root
+
+    return default_data_root()
 
 
 def parse_names(text: str | None, valid: tuple[str, ...], what: str) -> tuple[str, ...]:
