@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 
-.PHONY: setup demo test test-slow bench data clean
+.PHONY: setup demo test test-slow bench data cpu-full clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: setup
 
 test-slow: setup
 	$(BIN)/pytest -q -m slow
+
+cpu-full: setup   # hours: the shipped checkpoints/cpu-full trio and results/cpu-full (resumable)
+	bash recipes/cpu_full.sh
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

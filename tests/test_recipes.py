@@ -1,4 +1,4 @@
-"""recipes/reproduce_tinyllama.sh cannot drift from the CLI: it is run here with a stand-in
+"""recipes/reproduce_tinyllama.sh and recipes/cpu_full.sh cannot drift from the CLI: each is run here with a stand-in
 `python` that records each call instead of doing the work, and every `umi` call it made is
 checked against the real typer app (every `umi train` one is parsed into a TrainConfig exactly
 as `umi train` does, every `accelerate launch` one by accelerate's own parser)."""
@@ -19,6 +19,7 @@ from umi_commands import check_umi_command
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "recipes" / "reproduce_tinyllama.sh"
+CPU_FULL = REPO / "recipes" / "cpu_full.sh"
 BASH = shutil.which("bash")
 pytestmark = pytest.mark.skipif(BASH is None, reason="bash not found")
 
@@ -28,7 +29,8 @@ STUB = """#!/usr/bin/env bash
 """
 
 
-def _run(tmp_path: Path, *steps: str, **env: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+def _run(tmp_path: Path, *steps: str, script: Path = SCRIPT,
+         **env: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
     """Run the recipe's `steps` with the stand-in python; (the result, each call's arguments with
     the UMI_DATA_ROOT it saw first)."""
     stub = tmp_path / "python"
@@ -38,7 +40,7 @@ def _run(tmp_path: Path, *steps: str, **env: str) -> tuple[subprocess.CompletedP
     log.unlink(missing_ok=True)
     full = {**os.environ, "PYTHON": str(stub), "UMI_RECIPE_LOG": str(log), "WORK": str(tmp_path / "work"),
             "NUM_GPUS": "1", "ACCELERATE_CONFIG": "", "TRAIN_OVERRIDES": "", **env}
-    done = subprocess.run([BASH, str(SCRIPT), *steps], env=full, capture_output=True, text=True,
+    done = subprocess.run([BASH, str(script), *steps], env=full, capture_output=True, text=True,
                           timeout=60)
     lines = log.read_text().splitlines() if log.exists() else []
     return done, [shlex.split(line) for line in lines]
@@ -70,14 +72,54 @@ def _check_train(argv: list[str], work: Path) -> str:
     return cfg.stage
 
 
-def test_script_is_valid_bash_and_names_its_steps(tmp_path):
-    subprocess.run([BASH, "-n", str(SCRIPT)], check=True)
-    assert os.access(SCRIPT, os.X_OK)
-    text = SCRIPT.read_text()
+@pytest.mark.parametrize("script", [SCRIPT, CPU_FULL], ids=lambda p: p.name)
+def test_script_is_valid_bash_and_names_its_steps(tmp_path, script):
+    subprocess.run([BASH, "-n", str(script)], check=True)
+    assert os.access(script, os.X_OK)
+    text = script.read_text()
     assert "set -euo pipefail" in text
-    done, calls = _run(tmp_path, "bogus")
+    done, calls = _run(tmp_path, "bogus", script=script)
     assert done.returncode == 1 and "unknown step 'bogus'" in done.stderr
     assert calls == []
+
+
+def _cpu_full_env(tmp_path: Path) -> dict[str, str]:
+    work = tmp_path / "work"
+    return {"SYNTH": str(work / "synth"), "DATA": str(work / "data"), "CKPT": str(work / "ckpt"),
+            "EVAL": str(work / "results"), "DATA_ROOT": "/datasets"}
+
+
+def test_cpu_full_recipe_builds_data_trains_the_chain_and_evaluates(tmp_path):
+    env = _cpu_full_env(tmp_path)
+    done, calls = _run(tmp_path, script=CPU_FULL, **env)
+    assert done.returncode == 1 and "run the data step first" in done.stderr  # the stub writes nothing
+    umi = _umi(calls)
+    assert [c[:3] for c in umi] == [["umi", "data", "synth"], ["umi", "data", "build"]]
+    Path(env["DATA"]).mkdir(parents=True)
+    (Path(env["DATA"]) / "stats.json").write_text("{}")
+    (Path(env["SYNTH"])).mkdir(parents=True)
+    (Path(env["SYNTH"]) / "card.md").write_text("done")
+    done, calls = _run(tmp_path, script=CPU_FULL, **env)
+    assert done.returncode == 1 and "no checkpoint at" in done.stderr  # data skipped, train ran, eval refused
+    umi = _umi(calls)
+    assert [c[:3] for c in umi] == [["umi", "train", "glpft"]]
+    train = umi[0]
+    check_umi_command(train)
+    assert train[train.index("--preset") + 1] == "cpu-full" and "--resume" in train
+    assert train[train.index("--out") + 1] == env["CKPT"] and "--stage" not in train
+    done, calls = _run(tmp_path, "train", script=CPU_FULL, STAGES="stage2_caller single", **env)
+    train = _umi(calls)[0]
+    assert [train[i + 1] for i, a in enumerate(train) if a == "--stage"] == ["stage2_caller", "single"]
+    for stage in ("stage2_caller", "single"):
+        assert stage in stage_names(read_yaml(preset_path("cpu-full")))
+    Path(env["CKPT"]).mkdir()
+    (Path(env["CKPT"]) / "manifest.json").write_text("{}")
+    done, calls = _run(tmp_path, "eval", script=CPU_FULL, **env)
+    assert done.returncode == 0, done.stderr
+    [suite] = _umi(calls)
+    check_umi_command(suite)
+    assert suite[:3] == ["umi", "eval", "suite"] and calls[0][0] == "/datasets"
+    assert suite[suite.index("--out") + 1] == env["EVAL"]
 
 
 def test_data_step_calls_existing_commands_and_skips_finished_work(tmp_path):

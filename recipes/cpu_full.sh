@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The embedded default trained for real on a CPU: SmolLM2-135M through the whole GLPFT chain
+# (stage-1 backbone, planner, caller, summarizer, and the single-LLM baseline) with the `cpu-full`
+# preset, then evaluated with the suite.  This is how checkpoints/cpu-full/ and results/cpu-full/
+# in the repository were made.  About 5-6 h of training on a 2-core CPU (each stage under ~2 h)
+# and about 1.5 h of evaluation.
+#
+#   bash recipes/cpu_full.sh                 # every step; finished work is skipped
+#   bash recipes/cpu_full.sh train           # only this step (data, train, eval)
+#   STAGES="stage2_caller" bash recipes/cpu_full.sh train   # one stage at a time, e.g. one per sitting
+#
+# Every step can be re-run after a failure or a kill: data files are written atomically, a finished
+# training stage is skipped and an interrupted one resumes from its last checkpoint (every ~7 min
+# of work), evaluation reuses finished reports and its generation caches.  Each stage folder is a
+# few MB: commit it when it is finished (`git add checkpoints/cpu-full/<stage>`), so a chain run
+# piecewise on several machines never loses a finished stage.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+# -- settings (environment variables) -----------------------------------------------------------
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"      # `make setup` creates it
+DATA_ROOT="${DATA_ROOT:-$REPO/../shared/datasets}"  # the public datasets (see `umi data sources`)
+SYNTH="${SYNTH:-$REPO/out/synth}"
+DATA="${DATA:-$REPO/out/data}"
+CKPT="${CKPT:-$REPO/checkpoints/cpu-full}"
+EVAL="${EVAL:-$REPO/results/cpu-full}"
+STAGES="${STAGES:-}"                            # empty: the whole chain, in order
+SYNTH_N="${SYNTH_N:-20000}"
+LIMIT_STATIC="${LIMIT_STATIC:-60}"              # evaluation sizes (items per benchmark)
+LIMIT_PASSRATE="${LIMIT_PASSRATE:-30}"
+LIMIT_BFCL="${LIMIT_BFCL:-50}"
+LIMIT_APIBENCH="${LIMIT_APIBENCH:-50}"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+umi() { "$PYTHON" -m multiagentllm.cli "$@"; }
+
+step_data() {
+  [ -x "$PYTHON" ] || command -v "$PYTHON" >/dev/null || die "$PYTHON not found: run 'make setup' first"
+  if [ -f "$SYNTH/card.md" ]; then say "data: $SYNTH done before"
+  else
+    say "data: synthesize $SYNTH_N verified trajectories -> $SYNTH"
+    umi data synth --out "$SYNTH" --n "$SYNTH_N" --seed 0 --data-root "$DATA_ROOT"
+  fi
+  if [ -f "$DATA/stats.json" ]; then say "data: $DATA done before"
+  else
+    say "data: build the GLPFT training sets -> $DATA"
+    umi data build --out "$DATA" --data-root "$DATA_ROOT" --synthetic "$SYNTH" --skip-bad
+  fi
+}
+
+step_train() {
+  [ -f "$DATA/stats.json" ] || die "no training data at $DATA: run the data step first"
+  local only=() stage
+  for stage in $STAGES; do only+=(--stage "$stage"); done
+  say "train: cpu-full chain${STAGES:+ ($STAGES)} -> $CKPT (finished stages are skipped)"
+  # --resume continues from $CKPT/.work/<stage>/checkpoint-* when a run was interrupted
+  umi train glpft --preset cpu-full --data "$DATA" --out "$CKPT" --resume ${only[@]+"${only[@]}"}
+  say "train: commit what finished: git add $CKPT/manifest.json $CKPT/<stage folder>"
+}
+
+step_eval() {
+  [ -f "$CKPT/manifest.json" ] || die "no checkpoint at $CKPT: run the train step first"
+  say "eval: alpha-UMi vs single-LLM vs the untrained base -> $EVAL"
+  # UMI_DATA_ROOT: where `umi eval` finds the BFCL and APIBench files
+  UMI_DATA_ROOT="$DATA_ROOT" umi eval suite --checkpoint "$CKPT" --data "$DATA" \
+    --synth "$SYNTH/trajectories.jsonl" --out "$EVAL" \
+    --limit-static "$LIMIT_STATIC" --limit-passrate "$LIMIT_PASSRATE" \
+    --limit-bfcl "$LIMIT_BFCL" --limit-apibench "$LIMIT_APIBENCH"
+}
+
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(data train eval)
+for s in "${steps[@]}"; do
+  case "$s" in
+    data|train|eval) "step_$s" ;;
+    *) die "unknown step '$s' (steps: data train eval)" ;;
+  esac
+done
+say "finished: ${steps[*]}"
