@@ -177,3 +177,41 @@ def test_every_rank_waits_until_the_stage_is_published(tiny_cfg, monkeypatch, ma
     path = recipe._publish(tiny_cfg, Trainer(), None, {}, Path(tiny_cfg.base), "v")
     assert path == Path(tiny_cfg.out) / tiny_cfg.folder
     assert events == (["wait", "save", "publish", "wait"] if main else ["wait", "save", "wait"])
+
+
+def _add_role(out: str, role: str, rounds: int) -> None:
+    import time
+
+    from multiagentllm.train import artifacts
+    from multiagentllm.train.config import TrainConfig
+
+    read = artifacts.read_manifest
+
+    def slow_read(path):  # widen the read-modify-write window so an unlocked update would lose roles
+        manifest = read(path)
+        time.sleep(0.01)
+        return manifest
+
+    artifacts.read_manifest = slow_read
+
+    for i in range(rounds):  # a new entry each round: a lost update stays lost
+        cfg = TrainConfig(data="unused", out=out, stage=f"stage2_{role}", folder=role, role=f"{role}-{i}",
+                          dataset=role, init="stage1")
+        artifacts.update_manifest(Path(out), cfg, "v-test")
+
+
+def test_stages_finishing_side_by_side_keep_each_other_in_the_manifest(tmp_path):
+    """Two `--stage` runs publishing at once: the read-modify-write is locked, so no role is lost."""
+    import multiprocessing as mp
+
+    roles = ["planner", "caller", "summarizer", "single"]
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_add_role, args=(str(tmp_path), role, 20)) for role in roles]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert sorted(manifest["roles"]) == sorted(f"{role}-{i}" for role in roles for i in range(20))
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # no lock file left behind

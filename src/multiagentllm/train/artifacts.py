@@ -8,7 +8,10 @@ naming only the stages that finished.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +43,32 @@ def check_manifest(out: Path, cfg: TrainConfig, prompt_version: str) -> None:
                               "a checkpoint holds one base, format and prompt version: use another out=")
 
 
+@contextlib.contextmanager
+def _manifest_lock(out: Path) -> Iterator[None]:
+    """Serialise read-modify-write of the manifest between processes (stages trained side by side
+    with `--stage`, one per terminal).  POSIX `flock` on the checkpoint folder itself, so no lock
+    file is left behind; elsewhere the atomic write alone still keeps the file valid."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def update_manifest(out: Path, cfg: TrainConfig, prompt_version: str) -> dict[str, Any]:
+    """Add this stage to `out/manifest.json`, keeping every stage other processes have added."""
+    with _manifest_lock(out):
+        return _update_manifest(out, cfg, prompt_version)
+
+
+def _update_manifest(out: Path, cfg: TrainConfig, prompt_version: str) -> dict[str, Any]:
     manifest = read_manifest(out) or {}
     manifest.update(format=cfg.format, base=cfg.base, prompt_version=prompt_version)
     manifest.setdefault("roles", {})
