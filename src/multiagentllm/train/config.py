@@ -65,6 +65,9 @@ class TrainConfig:
     bf16: str = "auto"  # bf16 autocast (master weights fp32): true, false, or auto = where it is faster
     save_dtype: str = "bfloat16"
     gradient_checkpointing: bool = False
+    # packed_sdpa: causal SDPA per packed row, no compute across rows (train/attention.py); or any
+    # transformers implementation: sdpa (block-diagonal mask over the pack), eager, flash_attention_2
+    attention: str = "packed_sdpa"
     device: str = "auto"  # "auto", "cpu" or "cuda"
     seed: int = 42
     logging_steps: int = 5
@@ -101,6 +104,8 @@ class TrainConfig:
         need(self.save_dtype in ("bfloat16", "float32", "float16"),
              f"save_dtype {self.save_dtype!r}: expected bfloat16, float32 or float16")
         need(self.device in ("auto", "cpu", "cuda"), f"device {self.device!r}: auto, cpu or cuda")
+        need(bool(self.attention) and isinstance(self.attention, str),
+             f"attention {self.attention!r}: packed_sdpa, sdpa, eager or flash_attention_2")
         self.bf16 = str(self.bf16).lower()
         need(self.bf16 in ("auto", "true", "false"), f"bf16 {self.bf16!r}: expected true, false or auto")
         return self

@@ -26,6 +26,8 @@ from typing import Any
 from multiagentllm.train.artifacts import (
     check_manifest, plot_loss, read_manifest, update_manifest, write_card,
 )
+from multiagentllm.train.attention import NAME as ATTENTION_PACKED
+from multiagentllm.train.attention import set_attention
 from multiagentllm.train.collate import PackedDataset, collate_packs
 from multiagentllm.train.config import ConfigError, TrainConfig, TrainingError
 from multiagentllm.train.data import SplitStats, file_hash, load_split, pack
@@ -211,6 +213,7 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any, Path]:
     else:
         model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
     model.config.use_cache = False
+    set_attention(model, cfg.attention)
     if cfg.format == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -248,6 +251,8 @@ def _publish(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, 
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     trainer.accelerator.wait_for_everyone()
+    if cfg.attention == ATTENTION_PACKED:  # a training-only choice: saved models keep the standard one
+        set_attention(trainer.model, "sdpa")
     trainer.save_model(str(tmp))
     if main:
         _write_stage(cfg, trainer, tokenizer, metrics, base_path, prompt_version, tmp)
