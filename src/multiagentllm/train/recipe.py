@@ -90,6 +90,8 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     metrics.update(data=_data_metrics(train_stats, dev_stats), data_hash=file_hash(
         [train_stats.path, dev_stats.path]), prompt_version=PROMPT_VERSION,
         trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad))
+    if cfg.attention == ATTENTION_PACKED:  # a training-only choice: saved models keep the standard one
+        set_attention(model, "sdpa")
     path = _publish(cfg, trainer, tokenizer, metrics, base_path, PROMPT_VERSION)
     if not cfg.keep_checkpoints and trainer.is_world_process_zero():
         shutil.rmtree(work, ignore_errors=True)
@@ -251,8 +253,6 @@ def _publish(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, 
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     trainer.accelerator.wait_for_everyone()
-    if cfg.attention == ATTENTION_PACKED:  # a training-only choice: saved models keep the standard one
-        set_attention(trainer.model, "sdpa")
     trainer.save_model(str(tmp))
     if main:
         _write_stage(cfg, trainer, tokenizer, metrics, base_path, prompt_version, tmp)
