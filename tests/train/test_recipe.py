@@ -215,3 +215,23 @@ def test_stages_finishing_side_by_side_keep_each_other_in_the_manifest(tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert sorted(manifest["roles"]) == sorted(f"{role}-{i}" for role in roles for i in range(20))
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # no lock file left behind
+
+
+class EvalCount(TrainerCallback):
+    def __init__(self):
+        self.steps = []
+
+    def on_evaluate(self, args, state, control, **kw):
+        self.steps.append(state.global_step)
+
+
+@pytest.mark.parametrize("eval_steps, expected", [(2, [2, 4]), (0, [4])])
+def test_the_dev_set_is_evaluated_once_at_the_last_step(tiny_cfg, eval_steps, expected):
+    """A dev pass costs minutes on a CPU: the final metrics reuse the Trainer's own evaluation at
+    the last step when its schedule ran one there, instead of running a second identical one."""
+    count = EvalCount()
+    cfg = dataclasses.replace(tiny_cfg, max_steps=4, eval_steps=eval_steps)
+    metrics = train_stage(cfg, callbacks=[count]).metrics
+    assert count.steps == expected
+    saved = json.loads((Path(cfg.out) / "stage1_backbone" / "metrics.json").read_text())
+    assert saved["eval_loss"] == metrics["eval_loss"] > 0

@@ -86,7 +86,7 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
                "device": device, "bf16": bf16,
                "loss_log": [[r["step"], r["loss"]] for r in trainer.state.log_history if "loss" in r]}
     if dev_set is not None:
-        metrics.update(trainer.evaluate())
+        metrics.update(final_eval(trainer))
     metrics.update(data=_data_metrics(train_stats, dev_stats), data_hash=file_hash(
         [train_stats.path, dev_stats.path]), prompt_version=PROMPT_VERSION,
         trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad))
@@ -98,6 +98,17 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
         with contextlib.suppress(OSError):
             work.parent.rmdir()  # `.work` goes once no stage has checkpoints left
     return StageResult(path, metrics)
+
+
+def final_eval(trainer: Any) -> dict[str, Any]:
+    """Dev metrics at the last step: the Trainer's own evaluation when its schedule already ran one
+    there (an `eval_steps` multiple, or the end of training), else one evaluation now; a full dev
+    pass costs minutes on a CPU, so it is never run twice."""
+    step = trainer.state.global_step
+    for record in reversed(trainer.state.log_history):
+        if "eval_loss" in record and record.get("step") == step:
+            return {k: v for k, v in record.items() if k.startswith("eval_")}
+    return trainer.evaluate()
 
 
 def make_trainer(cfg: TrainConfig, model: Any, train_set: PackedDataset, dev_set: PackedDataset | None,
