@@ -40,14 +40,13 @@ def main() -> None:
     from multiagentllm.train.collate import PackedDataset, collate_packs
     from multiagentllm.train.config import TrainConfig
     from multiagentllm.train.data import load_split, pack
+    from multiagentllm.train.recipe import build_model
     from multiagentllm.train.trainer import SpanTrainer
 
     if args.threads:
         torch.set_num_threads(args.threads)
     data = Path(args.data) if args.data else fixture_data(Path(tempfile.mkdtemp()))
     cfg = TrainConfig(data=str(data), out=tempfile.mkdtemp(), dataset=args.dataset)
-    from multiagentllm.train.recipe import build_model
-
     model, tokenizer, _ = build_model(cfg)
     model.train()
     rows, _ = load_split(tokenizer, data, args.dataset, "train", max_length=args.pack_tokens, limit=400)
@@ -66,7 +65,7 @@ def main() -> None:
         loss.backward()
         return time.perf_counter() - started, float(loss.detach())
 
-    order = sorted(range(len(packs)), key=lambda i: -len(collate_packs([packs[i]])["input_ids"][0]))
+    order = sorted(range(len(packs)), key=lambda i: -sum(len(e.input_ids) for e in packs[i]))
     chosen = order[: args.packs]
     step(collate_packs([packs[chosen[-1]]]))  # warm-up
     seconds = {"packed_sdpa": 0.0, "sdpa": 0.0}

@@ -9,7 +9,7 @@ about as much as all the linear layers together.
 `packed_sdpa` splits the pack at its position resets and runs causal SDPA on each sequence
 (`is_causal=True`, the flash kernel's causal path), so a pack of rows of lengths n_i costs
 sum(n_i^2)/2 instead of (sum n_i)^2.  The result is the same attention (tests compare it with the
-masked path, values and gradients); `benchmarks/bench_train_throughput.py` measures the gain.
+masked path, values and gradients); `benchmarks/bench_attention.py` measures the gain.
 
 It is registered with transformers' `AttentionInterface` and selected per model by the training
 recipe (`attention: packed_sdpa`, the default), only for the duration of training: saved models keep
