@@ -13,7 +13,9 @@
 # training stage is skipped and an interrupted one resumes from its last checkpoint (every ~7 min
 # of work), evaluation reuses finished reports and its generation caches.  Each stage folder is a
 # few MB: commit it when it is finished (`git add checkpoints/cpu-full/<stage>`), so a chain run
-# piecewise on several machines never loses a finished stage.
+# piecewise on several machines never loses a finished stage.  A stage cut off mid-way also leaves
+# a ~10 MB resume point, checkpoints/cpu-full/.resume/<stage> (the adapter, schedule and RNG at the
+# last save, without AdamW state): commit it too, and `train` continues from it on another machine.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -58,7 +60,7 @@ step_train() {
   say "train: cpu-full chain${STAGES:+ ($STAGES)} -> $CKPT (finished stages are skipped)"
   # --resume continues from $CKPT/.work/<stage>/checkpoint-* when a run was interrupted
   umi train glpft --preset cpu-full --data "$DATA" --out "$CKPT" --resume ${only[@]+"${only[@]}"}
-  say "train: commit what finished: git add $CKPT/manifest.json $CKPT/<stage folder>"
+  say "train: commit what finished: git add $CKPT/manifest.json $CKPT/<stage folder> (and $CKPT/.resume if a stage was cut off)"
 }
 
 step_eval() {

@@ -75,6 +75,9 @@ class TrainConfig:
     save_total_limit: int = 2
     eval_steps: int = 0  # 0 = evaluate on dev once, at the end
     keep_checkpoints: bool = False  # keep the intermediate checkpoints after a stage finishes
+    # LoRA only: every save also writes CKPT/.resume/<stage>/ (bf16 adapter, schedule, RNG; no
+    # AdamW state), a few MB to commit so that --resume can continue on another machine
+    resume_points: bool = False
     overwrite: bool = False  # replace a finished stage folder (only after the new one succeeds)
     progress: bool = True
     accelerate_config: str = ""  # informational: the accelerate/DeepSpeed/FSDP config used
@@ -106,6 +109,8 @@ class TrainConfig:
         need(self.device in ("auto", "cpu", "cuda"), f"device {self.device!r}: auto, cpu or cuda")
         need(bool(self.attention) and isinstance(self.attention, str),
              f"attention {self.attention!r}: packed_sdpa, sdpa, eager or flash_attention_2")
+        need(not (self.resume_points and self.format != "lora"),
+             "resume_points: true needs format: lora (a full model is too large to carry around)")
         self.bf16 = str(self.bf16).lower()
         need(self.bf16 in ("auto", "true", "false"), f"bf16 {self.bf16!r}: expected true, false or auto")
         return self

@@ -7,7 +7,8 @@ It stands on the transformers `Trainer` (checkpointing, schedules, gradient accu
 autocast, gradient checkpointing, accelerate/DeepSpeed/FSDP launch) with PEFT LoRA, and adds what
 GLPFT needs: span-labelled, padding-free packed rows; a stop on a non-finite loss; output written
 to a temporary folder and renamed into place only on success, so a failed run never replaces a
-finished stage; a resumable work folder (`CKPT/.work/<stage>/checkpoint-*`).
+finished stage; a resumable work folder (`CKPT/.work/<stage>/checkpoint-*`), and optionally a
+portable resume point to commit (`CKPT/.resume/<stage>/`, resume_point.py).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     if last is not None and not resume:
         raise TrainingError(f"{work} holds checkpoints of an unfinished run; pass --resume to "
                             f"continue from {last.name}, or delete {work} to start over")
+    if cfg.resume_points and not resume and (out / ".resume" / cfg.stage).is_dir():
+        raise TrainingError(f"{out / '.resume' / cfg.stage} holds the resume point of an unfinished "
+                            "run; pass --resume to continue from it, or delete it to start over")
 
     set_seed(cfg.seed)
     device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else (
@@ -73,6 +77,18 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     dev_set = PackedDataset(dev_rows, pack([len(e.input_ids) for e in dev_rows], cfg.pack_tokens,
                                            cfg.seed)) if dev_rows else None
     steps = resolve_steps(cfg, train_set)
+    callbacks = list(callbacks or [])
+    resumed_from = last.name if last is not None else None
+    if cfg.resume_points:
+        from multiagentllm.train import resume_point
+
+        run = resume_point.fingerprint(cfg, file_hash([train_stats.path]), _world_size())
+        point = resume_point.load(out, cfg.stage) if resume else None
+        if point is not None and (last is None or point.step > _step(last)):
+            point.check(run)
+            last = point.restore(work)
+            resumed_from = f"resume point at step {point.step} ({DIR_NOTE})"
+        callbacks.append(resume_point.ResumePointWriter(resume_point.folder(out, cfg.stage), run))
     trainer = make_trainer(cfg, model, train_set, dev_set, work, device, steps, callbacks)
     bf16 = trainer.args.bf16
     started = time.perf_counter()
@@ -82,7 +98,7 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
                "train_seconds_this_run": round(seconds, 2),
                "tokens_per_second": round(trainer.tokens / seconds, 1) if seconds else None,
                "target_tokens_per_second": round(trainer.targets / seconds, 1) if seconds else None,
-               "resumed_from": last.name if last is not None else None,
+               "resumed_from": resumed_from,
                "device": device, "bf16": bf16,
                "loss_log": [[r["step"], r["loss"]] for r in trainer.state.log_history if "loss" in r]}
     if dev_set is not None:
@@ -93,6 +109,10 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     if cfg.attention == ATTENTION_PACKED:  # a training-only choice: saved models keep the standard one
         set_attention(model, "sdpa")
     path = _publish(cfg, trainer, tokenizer, metrics, base_path, PROMPT_VERSION)
+    if cfg.resume_points and trainer.is_world_process_zero():
+        from multiagentllm.train import resume_point
+
+        resume_point.discard(out, cfg.stage)
     if not cfg.keep_checkpoints and trainer.is_world_process_zero():
         shutil.rmtree(work, ignore_errors=True)
         with contextlib.suppress(OSError):
@@ -178,7 +198,7 @@ def last_checkpoint(work: Path) -> Path | None:
     if not work.is_dir():
         return None
     found = sorted((p for p in work.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+                   key=_step, reverse=True)
     for p in found:
         try:
             json.loads((p / "trainer_state.json").read_text())
@@ -186,6 +206,13 @@ def last_checkpoint(work: Path) -> Path | None:
         except (OSError, ValueError):
             shutil.rmtree(p, ignore_errors=True)
     return None
+
+
+DIR_NOTE = "CKPT/.resume, AdamW moments restarted"
+
+
+def _step(checkpoint: Path) -> int:
+    return int(checkpoint.name.split("-")[-1])
 
 
 def resolve_steps(cfg: TrainConfig, train_set: PackedDataset) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from transformers import Trainer
@@ -18,7 +20,9 @@ class SpanTrainer(Trainer):
       tools, observations) are never trained on;
     * no KV cache (with one, transformers skips the packed-sequence detection and rows would
       attend to each other);
-    * a non-finite loss stops training at once, before it poisons weights and checkpoints.
+    * a non-finite loss stops training at once, before it poisons weights and checkpoints;
+    * a checkpoint without optimizer state (a portable resume point, `resume_point.py`) still
+      restores the LR schedule: the stock Trainer loads the schedule only together with AdamW.
     It also counts the tokens it trains on, for throughput figures.
     """
 
@@ -50,3 +54,14 @@ class SpanTrainer(Trainer):
                 f"loss became {loss.detach().float().item()} at step {self.state.global_step + 1}; "
                 "lower learning_rate, turn bf16 off, or check the data (no stage folder was written)")
         return (loss, outputs) if return_outputs else loss
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is None or self.is_deepspeed_enabled:
+            return
+        folder = Path(checkpoint)
+        if not any(folder.glob("optimizer.*")) and (folder / "scheduler.pt").is_file():
+            self.lr_scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
+            # the optimizer's groups still hold the schedule's first LR until its next step
+            for group, lr in zip(self.optimizer.param_groups, self.lr_scheduler.get_last_lr()):
+                group["lr"] = lr
