@@ -44,10 +44,11 @@ def check_manifest(out: Path, cfg: TrainConfig, prompt_version: str) -> None:
 
 
 @contextlib.contextmanager
-def _manifest_lock(out: Path) -> Iterator[None]:
-    """Serialise read-modify-write of the manifest between processes (stages trained side by side
-    with `--stage`, one per terminal).  POSIX `flock` on the checkpoint folder itself, so no lock
-    file is left behind; elsewhere the atomic write alone still keeps the file valid."""
+def folder_lock(out: Path) -> Iterator[None]:
+    """Serialise read-modify-write of a folder's contents between processes: the manifest (stages
+    trained side by side with `--stage`, one per terminal), a resume point restored by every rank.
+    POSIX `flock` on the folder itself, so no lock file is left behind; elsewhere the atomic writes
+    alone still keep the files valid."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
@@ -64,7 +65,7 @@ def _manifest_lock(out: Path) -> Iterator[None]:
 
 def update_manifest(out: Path, cfg: TrainConfig, prompt_version: str) -> dict[str, Any]:
     """Add this stage to `out/manifest.json`, keeping every stage other processes have added."""
-    with _manifest_lock(out):
+    with folder_lock(out):
         return _update_manifest(out, cfg, prompt_version)
 
 

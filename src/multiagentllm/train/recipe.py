@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from multiagentllm.train.artifacts import (
-    check_manifest, plot_loss, read_manifest, update_manifest, write_card,
+    check_manifest, folder_lock, plot_loss, read_manifest, update_manifest, write_card,
 )
 from multiagentllm.train.attention import NAME as ATTENTION_PACKED
 from multiagentllm.train.attention import set_attention
@@ -84,10 +84,17 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
 
         run = resume_point.fingerprint(cfg, file_hash([train_stats.path]), _world_size())
         point = resume_point.load(out, cfg.stage) if resume else None
-        if point is not None and (last is None or point.step > _step(last)):
+        if point is not None:
             point.check(run)
-            last = point.restore(work)
-            resumed_from = f"resume point at step {point.step} ({DIR_NOTE})"
+            work.mkdir(parents=True, exist_ok=True)
+            with folder_lock(work):  # a local checkpoint as new is exact (it has the AdamW state)
+                last = last_checkpoint(work)
+                if last is None or point.step > _step(last):
+                    last = point.restore(work)
+            if resume_point.restored(last):
+                resumed_from = f"resume point at step {point.step} ({DIR_NOTE})"
+            else:
+                resumed_from = last.name
         callbacks.append(resume_point.ResumePointWriter(resume_point.folder(out, cfg.stage), run))
     trainer = make_trainer(cfg, model, train_set, dev_set, work, device, steps, callbacks)
     bf16 = trainer.args.bf16

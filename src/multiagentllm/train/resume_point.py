@@ -27,9 +27,12 @@ from multiagentllm.train.config import TrainConfig, TrainingError
 
 DIR = ".resume"
 INFO = "resume.json"
+RESTORED = "restored-from-resume-point"  # marks a checkpoint made from a resume point
 WEIGHTS = "adapter_model.safetensors"
-# What a checkpoint holds besides the optimizer: copied as they are (the weights are cast to bf16).
-COPIED = ("adapter_config.json", "trainer_state.json", "scheduler.pt", "rng_state.pth")
+# What a checkpoint holds besides the optimizer: copied as they are (the weights are cast to bf16),
+# with the RNG state (rng_state.pth, or rng_state_<rank>.pth per process of a distributed run).
+COPIED = ("adapter_config.json", "trainer_state.json", "scheduler.pt")
+RNG = "rng_state*.pth"
 # The keys that decide what a resumed run computes; logging, saving, paths and the attention
 # kernel (numerically the same) may change between machines.
 RUN_KEYS = ("stage", "dataset", "base", "init", "format", "lora_r", "lora_alpha", "lora_dropout",
@@ -63,15 +66,26 @@ class ResumePoint:
                                 f"delete {self.path} to start this stage over")
 
     def restore(self, work: Path) -> Path:
-        """Copy into `work/checkpoint-<step>` (no optimizer file), for the Trainer to resume from."""
+        """Copy into `work/checkpoint-<step>` (no optimizer file), for the Trainer to resume from.
+        The caller holds the work folder's lock: the ranks of a distributed run restore it once."""
         target = work / f"checkpoint-{self.step}"
         shutil.rmtree(target, ignore_errors=True)
         tmp = work / f".checkpoint-{self.step}.restoring"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(self.path, tmp)
         (tmp / INFO).unlink()
+        (tmp / RESTORED).write_text(f"{self.path}\n", encoding="utf-8")
         os.replace(tmp, target)
         return target
+
+
+def restored(checkpoint: Path) -> bool:
+    return (checkpoint / RESTORED).exists()
+
+
+def _missing(folder: Path) -> list[str]:
+    missing = [name for name in (WEIGHTS, *COPIED) if not (folder / name).is_file()]
+    return missing + ([RNG] if not any(folder.glob(RNG)) else [])
 
 
 def load(out: str | Path, stage: str) -> ResumePoint | None:
@@ -86,7 +100,7 @@ def load(out: str | Path, stage: str) -> ResumePoint | None:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise TrainingError(f"{info}: not a readable resume point ({e}); delete {path} to start "
                             "this stage over") from None
-    missing = [name for name in (WEIGHTS, *COPIED) if not (path / name).is_file()]
+    missing = _missing(path)
     if missing:
         raise TrainingError(f"{path}: incomplete resume point, missing {', '.join(missing)}; "
                             f"delete {path} to start this stage over")
@@ -113,6 +127,8 @@ def write(checkpoint: Path, dest: Path, step: int, run: dict[str, Any], dtype: s
     tmp.mkdir(parents=True)
     for name in COPIED:
         shutil.copy2(checkpoint / name, tmp / name)
+    for rng in checkpoint.glob(RNG):
+        shutil.copy2(rng, tmp / rng.name)
     cast = getattr(torch, dtype)
     tensors = load_file(checkpoint / WEIGHTS)
     save_file({k: (t.to(cast) if t.is_floating_point() else t).contiguous() for k, t in tensors.items()},
@@ -137,7 +153,7 @@ class ResumePointWriter(TrainerCallback):
         if not state.is_world_process_zero:
             return
         checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        missing = [n for n in (WEIGHTS, *COPIED) if not (checkpoint / n).is_file()]
+        missing = _missing(checkpoint)
         if missing:  # e.g. DeepSpeed ZeRO-3 shards the weights: the local checkpoint still resumes
             raise TrainingError(f"{checkpoint} lacks {', '.join(missing)}, so no resume point can "
                                 "be written from it; set resume_points: false for this setup")
