@@ -89,7 +89,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, float
 
     t = _stage(console, cfg, "4/5 run", "the agent on example requests")
     run_examples(ckpt, cfg.examples, console, label=f"{cfg.preset} trio")
-    if cfg.shipped is not None and (cfg.shipped / "manifest.json").exists():
+    if cfg.shipped is not None and shipped_trio_ready(cfg.shipped, console):
         run_examples(cfg.shipped, cfg.examples[:1], console, label=f"shipped trio ({cfg.shipped})")
     cfg.timings["run"] = time.perf_counter() - t
 
@@ -103,6 +103,24 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, float
         console.print(f"{k:>12}: {v:6.0f} s")
     console.print(f"{'total':>12}: {sum(cfg.timings.values()):6.0f} s   outputs under {out}")
     return cfg.timings
+
+
+def shipped_trio_ready(ckpt: Path, console: Console) -> bool:
+    """Whether `ckpt` holds a complete trio; a chain shipped stage by stage may not yet (then say so)."""
+    from multiagentllm.models.backends.checkpoint import TRIO, CheckpointError, read_manifest
+
+    if not (ckpt / "manifest.json").exists():
+        return False
+    try:
+        roles = read_manifest(ckpt).roles
+    except CheckpointError as e:
+        console.print(f"[yellow]shipped trio not run: {e}[/]")
+        return False
+    missing = [r for r in TRIO if r not in roles]
+    if missing:
+        console.print(f"[dim]shipped trio ({ckpt}) not run: its {', '.join(missing)} "
+                      f"{'is' if len(missing) == 1 else 'are'} not trained yet (see README, Results)[/]")
+    return not missing
 
 
 def run_examples(ckpt: Path, examples: tuple[str, ...], console: Console, label: str) -> None:
