@@ -46,6 +46,7 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     from transformers import set_seed
 
     from multiagentllm.roles.render import PROMPT_VERSION
+    from multiagentllm.train import resume_point
 
     cfg.validate()
     out = Path(cfg.out)
@@ -60,9 +61,9 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     if last is not None and not resume:
         raise TrainingError(f"{work} holds checkpoints of an unfinished run; pass --resume to "
                             f"continue from {last.name}, or delete {work} to start over")
-    if cfg.resume_points and not resume and (out / ".resume" / cfg.stage).is_dir():
-        raise TrainingError(f"{out / '.resume' / cfg.stage} holds the resume point of an unfinished "
-                            "run; pass --resume to continue from it, or delete it to start over")
+    if cfg.resume_points and not resume and resume_point.folder(out, cfg.stage).is_dir():
+        raise TrainingError(f"{resume_point.folder(out, cfg.stage)} holds the resume point of an "
+                            "unfinished run; pass --resume to continue from it, or delete it to start over")
 
     set_seed(cfg.seed)
     device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else (
@@ -80,8 +81,6 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     callbacks = list(callbacks or [])
     resumed_from = last.name if last is not None else None
     if cfg.resume_points:
-        from multiagentllm.train import resume_point
-
         run = resume_point.fingerprint(cfg, file_hash([train_stats.path]), _world_size())
         point = resume_point.load(out, cfg.stage) if resume else None
         if point is not None:
@@ -92,7 +91,7 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
                 if last is None or point.step > _step(last):
                     last = point.restore(work)
             if resume_point.restored(last):
-                resumed_from = f"resume point at step {point.step} ({DIR_NOTE})"
+                resumed_from = f"resume point at step {point.step} ({resume_point.DIR}, AdamW moments restarted)"
             else:
                 resumed_from = last.name
         callbacks.append(resume_point.ResumePointWriter(resume_point.folder(out, cfg.stage), run))
@@ -117,8 +116,6 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
         set_attention(model, "sdpa")
     path = _publish(cfg, trainer, tokenizer, metrics, base_path, PROMPT_VERSION)
     if cfg.resume_points and trainer.is_world_process_zero():
-        from multiagentllm.train import resume_point
-
         resume_point.discard(out, cfg.stage)
     if not cfg.keep_checkpoints and trainer.is_world_process_zero():
         shutil.rmtree(work, ignore_errors=True)
@@ -213,9 +210,6 @@ def last_checkpoint(work: Path) -> Path | None:
         except (OSError, ValueError):
             shutil.rmtree(p, ignore_errors=True)
     return None
-
-
-DIR_NOTE = "CKPT/.resume, AdamW moments restarted"
 
 
 def _step(checkpoint: Path) -> int:
