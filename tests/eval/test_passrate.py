@@ -70,3 +70,32 @@ def test_no_test_split_is_an_error(tmp_path, scripted):
     path.write_text("")
     with pytest.raises(ValueError, match="no test tasks"):
         evaluate_passrate(path, System(scripted(lambda r, p: "")), progress=False)
+
+
+def test_variants_of_one_instruction_are_one_task_and_a_limit_samples_every_family(tmp_path, scripted):
+    result = ChunkResult()
+    test_families = [f for f in families() if f.split == "test"]
+    for i in range(12):
+        play_instruction(0, i, test_families, result)
+    rows = result.trajectories
+    instructions = {r["meta"]["instruction_id"] for r in rows}
+    family_of = {r["meta"]["instruction_id"]: r["meta"]["family"] for r in rows}
+    assert len(rows) > len(instructions) > 3  # the engine writes several variants per instruction
+    assert len(set(family_of.values())) >= 2
+    path = tmp_path / "synth.jsonl"
+    # file order puts one family first, so a plain head of the file would measure only it
+    first = rows[0]["meta"]["family"]
+    rows.sort(key=lambda r: (r["meta"]["family"] != first, r["id"]))
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    give_up = System(scripted(lambda r, p: "Rationale: no\nNext: Give up"))
+
+    report, records = evaluate_passrate(path, give_up, progress=False)
+    assert report["n"] == len(instructions)
+    assert sorted(r["id"] for r in records) == sorted(
+        next(x["id"] for x in rows if x["meta"]["instruction_id"] == i) for i in instructions)
+
+    families_n = len(set(family_of.values()))
+    report, records = evaluate_passrate(path, give_up, progress=False, limit=families_n, seed=0)
+    assert sorted(r["group"] for r in records) == sorted(set(family_of.values()))
+    again, same = evaluate_passrate(path, give_up, progress=False, limit=families_n, seed=0)
+    assert [r["id"] for r in same] == [r["id"] for r in records] and again["seed"] == 0

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from multiagentllm.eval import systems
 from multiagentllm.eval.cli import app
 from multiagentllm.eval.generate import System
-from multiagentllm.eval.suite import BENCHMARKS, COLUMNS, SAMPLE, equal_shares, stratified_sample
+from multiagentllm.eval.sampling import equal_shares, stratified_sample
+from multiagentllm.eval.suite import BENCHMARKS, COLUMNS, SAMPLE
 from multiagentllm.roles import caller, planner, summarizer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories.jsonl"

@@ -27,6 +27,15 @@ def test_caller_parse():
     assert caller.parse("Action: now\nAction Input: ") == ToolCall("now", {})
 
 
+def test_caller_stops_where_its_parse_stops_reading():
+    # what the 135M caller wrote on a BFCL item: the call, then an invented output and a second call
+    text = ('Action: algebra.quadratic_roots\nAction Input: {"a": 1, "b": -3, "c": 2}\nAction Output: roots\n'
+            'Action Input: {"roots": {"x": 0.5}}')
+    cut = min(text.index(s) for s in caller.STOP if s in text)
+    assert text[:cut].endswith("}")
+    assert caller.parse(text[:cut]) == caller.parse(text) == ToolCall("algebra.quadratic_roots", {"a": 1, "b": -3, "c": 2})
+
+
 @pytest.mark.parametrize("text, message", [
     ("get_weather(city='Paris')", "no 'Action:"),
     ('Action: get_weather\nAction Input: {"city": Paris}', "not valid JSON"),

@@ -125,14 +125,16 @@ def passrate(data: Annotated[Path, typer.Option(help="Synthesized trajectories; 
              checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
              model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None, name: Name = None,
              all_splits: Annotated[bool, typer.Option("--all-splits", help="Run every trajectory, not only the test split.")] = False,
-             max_steps: Annotated[int, typer.Option(help="Planner turns per episode.", min=1)] = 12) -> None:
-    """End-to-end pass rate: the agent runs each test task with real tools; code checks the result."""
+             max_steps: Annotated[int, typer.Option(help="Planner turns per episode.", min=1)] = 12,
+             seed: Annotated[int, typer.Option(help="Seed of the --limit sample (equal shares per task family).")] = 0) -> None:
+    """End-to-end pass rate: the agent runs each test task (one per instruction) with real tools;
+    code checks the result."""
     from multiagentllm.eval.passrate import evaluate_passrate
 
     system = _system(checkpoint, single, base, endpoint, model, name)
     out, cache = _paths("passrate", system.name, out, cache)
     report, records = evaluate_passrate(data, system, limit=limit, cache=cache, all_splits=all_splits,
-                                        max_steps=max_steps)
+                                        max_steps=max_steps, seed=seed)
     _finish(report, records, system, None, out)
 
 

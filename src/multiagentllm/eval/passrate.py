@@ -11,6 +11,12 @@ the real tools.  The episode passes when, checked by code:
   (the synthesis engine's `check_facts`);
 * the world's state afterwards (bookings, calendar events) equals the state the reference calls
   leave behind: the booking exists, nothing extra was booked.
+
+A task is an instruction, not a trajectory: the synthesis engine writes several variants of one
+instruction (`meta["instruction_id"]`: other wordings of the rationales, a recovery from a bad
+call) played in the same world, and they are one task to the agent, so only the first is run.
+`limit` then takes a seeded sample with equal shares per task family (`group_of`), so a small
+limit measures every family rather than the first few instructions of one.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 
 from multiagentllm.eval.generate import CachedLLM, System
 from multiagentllm.eval.metrics import mean
+from multiagentllm.eval.sampling import stratified_sample
 from multiagentllm.io import SkipReport, read_trajectories
 from multiagentllm.types import Trajectory
 
@@ -65,14 +72,22 @@ def judge_episode(reference: Trajectory, episode: Trajectory, status: str, state
     return None
 
 
+def task_key(traj: Trajectory) -> str:
+    return str(traj.meta.get("instruction_id") or traj.id)
+
+
 def held_out_tasks(path: str | os.PathLike, bad: SkipReport, *, all_splits: bool = False) -> list[Trajectory]:
-    trajs = list(read_trajectories(path, skip_bad=True, report=bad))
-    return trajs if all_splits else [t for t in trajs if t.meta.get("split") == "test"]
+    """The test split's tasks (every split's with `all_splits`), one trajectory per instruction."""
+    tasks: dict[str, Trajectory] = {}
+    for traj in read_trajectories(path, skip_bad=True, report=bad):
+        if all_splits or traj.meta.get("split") == "test":
+            tasks.setdefault(task_key(traj), traj)
+    return list(tasks.values())
 
 
 def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | None = None,
                       cache: str | os.PathLike | None = None, all_splits: bool = False,
-                      max_steps: int = 12, progress: bool = True) -> tuple[dict[str, Any], list[dict]]:
+                      max_steps: int = 12, seed: int = 0, progress: bool = True) -> tuple[dict[str, Any], list[dict]]:
     from tqdm import tqdm
 
     from multiagentllm.agent.loop import Agent, AgentConfig
@@ -82,7 +97,7 @@ def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | N
     tasks = held_out_tasks(path, bad, all_splits=all_splits)
     if not tasks:
         raise ValueError(f"{path}: no test tasks (meta.split == 'test'); pass --all-splits to use every trajectory")
-    tasks = tasks[:limit] if limit is not None else tasks
+    tasks = stratified_sample(tasks, limit, seed, stratum=group_of)
     llm = CachedLLM(system.llm, cache, namespace=system.name)
     records, groups = [], defaultdict(list)
     for ref in tqdm(tasks, desc="episodes", unit="task", disable=not progress):
@@ -96,7 +111,7 @@ def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | N
                         "status": result.status, "answer": result.answer,
                         "calls": [c.to_dict() for c in result.trajectory.calls]})
     passed = [r["passed"] for r in records]
-    report = {"benchmark": "passrate", "data": [str(path)], "n": len(records), "pass_rate": mean(passed),
+    report = {"benchmark": "passrate", "data": [str(path)], "n": len(records), "seed": seed, "pass_rate": mean(passed),
               "groups": {g: {"n": len(v), "pass_rate": mean(v)} for g, v in sorted(groups.items())},
               "bad_items": bad.skipped, "bad_examples": bad.examples}
     return report, records

@@ -25,10 +25,9 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import random
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from multiagentllm.eval.sampling import stratified_sample
 from multiagentllm.io import atomic_open, iter_jsonl, write_json, write_jsonl
 
 SYSTEMS = ("alpha-umi", "single", "base")
@@ -128,29 +128,6 @@ def file_fingerprint(path: Path) -> dict[str, Any]:
     return {"name": path.name, "size": stat.st_size, "sha256": _digests[key]}
 
 
-def equal_shares(sizes: dict[str, int], total: int) -> dict[str, int]:
-    """Split `total` equally over the strata; a stratum smaller than its share gives the rest
-    to the others (smallest first, so the largest strata take the remainder)."""
-    shares, left = {}, min(total, sum(sizes.values()))
-    order = sorted(sizes, key=lambda s: (sizes[s], s))
-    for i, stratum in enumerate(order):
-        shares[stratum] = min(sizes[stratum], left // (len(order) - i))
-        left -= shares[stratum]
-    return shares
-
-
-def stratified_sample(rows: list[Any], limit: int | None, seed: int) -> list[Any]:
-    """Equal shares of `limit` per `source`, drawn with a seed per source, kept in file order."""
-    if limit is None or limit >= len(rows):
-        return list(rows)
-    strata: dict[str, list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        strata[str(row.get("source") if isinstance(row, dict) else None)].append(i)
-    shares = equal_shares({s: len(ix) for s, ix in strata.items()}, limit)
-    chosen = [i for s, ix in strata.items() for i in random.Random(f"{seed}:{s}").sample(ix, shares[s])]
-    return [rows[i] for i in sorted(chosen)]
-
-
 def static_sample(test: Path, out: Path, limit: int | None, seed: int, console: Console) -> Path:
     """RUN_DIR/static-test-sample.jsonl, written once and reused while the test split, the limit
     and the seed are the same (its recipe is kept beside it, in static-test-sample.json)."""
@@ -198,7 +175,7 @@ def resolve_benchmarks(cfg: SuiteConfig, console: Console) -> tuple[list[Bench],
                 skipped[name] = _missing(cfg, name, synth, cfg.synth is None,
                                          "; run `umi data synth --out out/synth` or pass --synth FILE")
                 continue
-            benches.append(Bench(name, [synth], [synth], limit))
+            benches.append(Bench(name, [synth], [synth], limit, {"seed": cfg.seed}))
         elif name in BFCL_FILES:
             from multiagentllm.data.loaders.bfcl import answers_path
 
@@ -261,7 +238,8 @@ def _evaluate(bench: Bench, system: Any, cache: Path, batch_size: int) -> tuple[
     if bench.name == "passrate":
         from multiagentllm.eval.passrate import evaluate_passrate
 
-        report, records = evaluate_passrate(bench.inputs[0], system, limit=bench.limit, cache=cache)
+        report, records = evaluate_passrate(bench.inputs[0], system, limit=bench.limit, cache=cache,
+                                            seed=bench.extra["seed"])
         return report, records, None
     from multiagentllm.eval.generate import Generator
 
@@ -383,7 +361,7 @@ def results_table(results: dict[str, dict], skipped: dict[str, str]) -> str:
     sizes = {b: r["report"].get("n") for res in results.values() for b, r in res["runs"].items()}
     if sizes:
         notes.append("Items per benchmark: " + ", ".join(f"{b} {sizes[b]}" for b in BENCHMARKS if b in sizes)
-                     + " (static: test trajectories, sampled by source; passrate: held-out tasks).")
+                     + " (static: test trajectories, sampled by source; passrate: held-out tasks, one per instruction, sampled by family).")
     notes += [f"{name}: {NOT_TRAINED}: {r['reason']}." for name, r in results.items() if r["status"] == NOT_TRAINED]
     notes += [f"{b}: skipped, {reason}." for b, reason in skipped.items()]
     return "\n".join(lines) + "\n" + "".join(f"\n- {n}" for n in notes) + ("\n" if notes else "")

@@ -11,8 +11,11 @@ from multiagentllm.roles.render import Rendered, call_text, header, plan_text, r
 from multiagentllm.types import Step, ToolCall, Trajectory
 
 ROLE = "caller"
-# Generation stops at EOS or at the first of these (text a role must never write).
-STOP = ["\nObservation:", "\nRationale:", "\nNext:", "\n<s>"]
+# Generation stops at EOS or at the first of these (text a role must never write). "Action Output:"
+# is not in the training format, but a small model keeps going with it (ReAct habits from
+# pre-training) on unfamiliar tools; `parse` reads only the first call, so stopping there changes
+# no parsed call and saves the tokens.
+STOP = ["\nObservation:", "\nAction Output:", "\nRationale:", "\nNext:", "\n<s>"]
 MAX_NEW_TOKENS = 128
 _ACTION = re.compile(r"Action\s*:\s*(?P<name>[^\n]*?)\s*\n\s*Action\s+Input\s*:\s*(?P<args>.*)", re.S | re.I)
 
