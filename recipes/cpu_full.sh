@@ -2,8 +2,9 @@
 # The embedded default trained for real on a CPU: SmolLM2-135M through the whole GLPFT chain
 # (stage-1 backbone, planner, caller, summarizer, and the single-LLM baseline) with the `cpu-full`
 # preset, then evaluated with the suite.  This is how checkpoints/cpu-full/ and results/cpu-full/
-# in the repository were made.  About 5-6 h of training on a 2-core CPU (each stage under ~2 h)
-# and about 1.5 h of evaluation.
+# in the repository were made.  Measured on a 2-core AVX2 CPU (fp32, ~80-100 tok/s): about 11 h of
+# training (stage 1 ~2 h, each role 1-2 h, the single-LLM baseline ~4 h) and about 2.5 h of
+# evaluation (~1 h per trained system).  Run it a stage per sitting; nothing is lost in between.
 #
 #   bash recipes/cpu_full.sh                 # every step; finished work is skipped
 #   bash recipes/cpu_full.sh train           # only this step (data, train, eval)

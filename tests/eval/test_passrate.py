@@ -68,7 +68,13 @@ def test_a_wrong_answer_or_no_answer_fails_with_a_reason(tasks_file, scripted):
 def test_no_test_split_is_an_error(tmp_path, scripted):
     path = tmp_path / "empty.jsonl"
     path.write_text("")
-    with pytest.raises(ValueError, match="no test tasks"):
+    with pytest.raises(ValueError, match="no playable test tasks"):
+        evaluate_passrate(path, System(scripted(lambda r, p: "")), progress=False)
+    row = {"id": "real-1", "instruction": "Area of a 5x5 square?", "source": "bfcl", "outcome": "given_up",
+           "tools": [{"name": "square_area", "description": "Area.", "parameters": {"type": "object", "properties": {}}}],
+           "steps": [{"rationale": "No tool fits.", "next": "give_up"}], "meta": {"split": "test"}}
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(ValueError, match=r"no playable test tasks .*\(1 use tools outside the synthetic world\)"):
         evaluate_passrate(path, System(scripted(lambda r, p: "")), progress=False)
 
 
@@ -86,11 +92,17 @@ def test_variants_of_one_instruction_are_one_task_and_a_limit_samples_every_fami
     # file order puts one family first, so a plain head of the file would measure only it
     first = rows[0]["meta"]["family"]
     rows.sort(key=lambda r: (r["meta"]["family"] != first, r["id"]))
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # a real-source task: its tools were simulated from the source's schemas, the world has none
+    real = dict(rows[0], id="real-bfcl-1", tools=[{"name": "calculate_triangle_area", "description": "Area.",
+                                                   "parameters": {"type": "object", "properties": {}}}],
+                meta={"family": "real_bfcl", "split": "test", "facts": ["25"]})
+    real["steps"] = [dict(real["steps"][0], action={"name": "calculate_triangle_area", "arguments": {}}),
+                     real["steps"][-1]]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows + [real]))
     give_up = System(scripted(lambda r, p: "Rationale: no\nNext: Give up"))
 
     report, records = evaluate_passrate(path, give_up, progress=False)
-    assert report["n"] == len(instructions)
+    assert report["n"] == len(instructions) and report["unplayable"] == {"real_bfcl": 1}
     assert sorted(r["id"] for r in records) == sorted(
         next(x["id"] for x in rows if x["meta"]["instruction_id"] == i) for i in instructions)
 

@@ -255,7 +255,7 @@ def test_unknown_names_and_missing_inputs_are_clear_errors(scripted_ckpt, inputs
     assert "missing.jsonl not found" in _fails([*args, "--synth", str(tmp_path / "missing.jsonl")])
     train_only = [dict(t, meta={**t["meta"], "split": "train"}) for t in synth_test_tasks(1)]
     output = _fails([*args, "--benchmarks", "passrate", "--synth", str(_jsonl(tmp_path / "train.jsonl", train_only))])
-    assert "train.jsonl: no test tasks" in output and "rerun to resume" in output
+    assert "train.jsonl: no playable test tasks" in output and "rerun to resume" in output
     # a file the default list would read is skipped with its reason; one that was asked for is an error
     (inputs["root"] / "gorilla" / "data" / "apibench" / "torchhub_eval.json").unlink()
     assert "torchhub_eval.json not found" in _fails([*args, "--benchmarks", "apibench_torchhub"])

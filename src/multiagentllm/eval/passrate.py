@@ -15,6 +15,8 @@ the real tools.  The episode passes when, checked by code:
 A task is an instruction, not a trajectory: the synthesis engine writes several variants of one
 instruction (`meta["instruction_id"]`: other wordings of the rationales, a recovery from a bad
 call) played in the same world, and they are one task to the agent, so only the first is run.
+Tasks whose tools the world does not have (the engine's real-source trajectories, which ran on
+tools simulated from BFCL's or StableToolBench's schemas) are left out and counted (`unplayable`).
 `limit` then takes a seeded sample with equal shares per task family (`group_of`), so a small
 limit measures every family rather than the first few instructions of one.
 """
@@ -22,7 +24,7 @@ limit measures every family rather than the first few instructions of one.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -76,13 +78,25 @@ def task_key(traj: Trajectory) -> str:
     return str(traj.meta.get("instruction_id") or traj.id)
 
 
-def held_out_tasks(path: str | os.PathLike, bad: SkipReport, *, all_splits: bool = False) -> list[Trajectory]:
-    """The test split's tasks (every split's with `all_splits`), one trajectory per instruction."""
+def held_out_tasks(path: str | os.PathLike, bad: SkipReport, *,
+                   all_splits: bool = False) -> tuple[list[Trajectory], Counter]:
+    """The test split's tasks (every split's with `all_splits`), one trajectory per instruction,
+    and per group the number left out because the world cannot play them: the engine's
+    real-source trajectories (BFCL, StableToolBench...) ran on tools simulated from their source's
+    schemas, which the world does not have (those benchmarks are measured on their own)."""
+    from multiagentllm.data.synth.engine import base_registry
+
+    world = set(base_registry().names)
     tasks: dict[str, Trajectory] = {}
+    unplayable: Counter = Counter()
     for traj in read_trajectories(path, skip_bad=True, report=bad):
-        if all_splits or traj.meta.get("split") == "test":
+        if not (all_splits or traj.meta.get("split") == "test"):
+            continue
+        if set(traj.tool_names) <= world:
             tasks.setdefault(task_key(traj), traj)
-    return list(tasks.values())
+        else:
+            unplayable[group_of(traj)] += 1
+    return list(tasks.values()), unplayable
 
 
 def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | None = None,
@@ -94,9 +108,11 @@ def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | N
     from multiagentllm.data.synth.engine import fresh_for
 
     bad = SkipReport()
-    tasks = held_out_tasks(path, bad, all_splits=all_splits)
+    tasks, unplayable = held_out_tasks(path, bad, all_splits=all_splits)
     if not tasks:
-        raise ValueError(f"{path}: no test tasks (meta.split == 'test'); pass --all-splits to use every trajectory")
+        why = f" ({sum(unplayable.values())} use tools outside the synthetic world)" if unplayable else ""
+        raise ValueError(f"{path}: no playable test tasks (meta.split == 'test'){why}; "
+                         "pass --all-splits to use every trajectory")
     tasks = stratified_sample(tasks, limit, seed, stratum=group_of)
     llm = CachedLLM(system.llm, cache, namespace=system.name)
     records, groups = [], defaultdict(list)
@@ -113,5 +129,5 @@ def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | N
     passed = [r["passed"] for r in records]
     report = {"benchmark": "passrate", "data": [str(path)], "n": len(records), "seed": seed, "pass_rate": mean(passed),
               "groups": {g: {"n": len(v), "pass_rate": mean(v)} for g, v in sorted(groups.items())},
-              "bad_items": bad.skipped, "bad_examples": bad.examples}
+              "bad_items": bad.skipped, "bad_examples": bad.examples, "unplayable": dict(sorted(unplayable.items()))}
     return report, records
