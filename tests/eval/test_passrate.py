@@ -74,7 +74,7 @@ def test_no_test_split_is_an_error(tmp_path, scripted):
            "tools": [{"name": "square_area", "description": "Area.", "parameters": {"type": "object", "properties": {}}}],
            "steps": [{"rationale": "No tool fits.", "next": "give_up"}], "meta": {"split": "test"}}
     path.write_text(json.dumps(row) + "\n")
-    with pytest.raises(ValueError, match=r"no playable test tasks .*\(1 use tools outside the synthetic world\)"):
+    with pytest.raises(ValueError, match=r"no playable test tasks .*\(1 use tools the synthetic world does not have\)"):
         evaluate_passrate(path, System(scripted(lambda r, p: "")), progress=False)
 
 
@@ -92,17 +92,18 @@ def test_variants_of_one_instruction_are_one_task_and_a_limit_samples_every_fami
     # file order puts one family first, so a plain head of the file would measure only it
     first = rows[0]["meta"]["family"]
     rows.sort(key=lambda r: (r["meta"]["family"] != first, r["id"]))
-    # a real-source task: its tools were simulated from the source's schemas, the world has none
-    real = dict(rows[0], id="real-bfcl-1", tools=[{"name": "calculate_triangle_area", "description": "Area.",
-                                                   "parameters": {"type": "object", "properties": {}}}],
-                meta={"family": "real_bfcl", "split": "test", "facts": ["25"]})
-    real["steps"] = [dict(real["steps"][0], action={"name": "calculate_triangle_area", "arguments": {}}),
-                     real["steps"][-1]]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows + [real]))
+    # real-source tasks: their tools were simulated from the source's schemas; the world has no
+    # `calculate_triangle_area`, and its `book_hotel` is not BFCL's `book_hotel`
+    def real(i, tool):
+        schema = {"name": tool, "description": "BFCL's.", "parameters": {"type": "object", "properties": {}}}
+        return dict(rows[0], id=f"real-bfcl-{i}", tools=[schema], meta={"family": "real_bfcl", "split": "test"},
+                    steps=[dict(rows[0]["steps"][0], action={"name": tool, "arguments": {}}), rows[0]["steps"][-1]])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows + [real(1, "calculate_triangle_area"),
+                                                                  real(2, "book_hotel")]))
     give_up = System(scripted(lambda r, p: "Rationale: no\nNext: Give up"))
 
     report, records = evaluate_passrate(path, give_up, progress=False)
-    assert report["n"] == len(instructions) and report["unplayable"] == {"real_bfcl": 1}
+    assert report["n"] == len(instructions) and report["unplayable"] == {"real_bfcl": 2}
     assert sorted(r["id"] for r in records) == sorted(
         next(x["id"] for x in rows if x["meta"]["instruction_id"] == i) for i in instructions)
 

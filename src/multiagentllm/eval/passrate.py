@@ -15,8 +15,10 @@ the real tools.  The episode passes when, checked by code:
 A task is an instruction, not a trajectory: the synthesis engine writes several variants of one
 instruction (`meta["instruction_id"]`: other wordings of the rationales, a recovery from a bad
 call) played in the same world, and they are one task to the agent, so only the first is run.
-Tasks whose tools the world does not have (the engine's real-source trajectories, which ran on
-tools simulated from BFCL's or StableToolBench's schemas) are left out and counted (`unplayable`).
+Tasks whose tools the world does not have, or has with another schema (the engine's real-source
+trajectories, which ran on tools simulated from BFCL's or StableToolBench's schemas), are left out
+and counted (`unplayable`). `SELECTION` names this rule in the suite's settings, so reports made
+under another rule are recomputed.
 `limit` then takes a seeded sample with equal shares per task family (`group_of`), so a small
 limit measures every family rather than the first few instructions of one.
 """
@@ -74,6 +76,9 @@ def judge_episode(reference: Trajectory, episode: Trajectory, status: str, state
     return None
 
 
+SELECTION = "one per instruction, world tools only, equal shares per family"
+
+
 def task_key(traj: Trajectory) -> str:
     return str(traj.meta.get("instruction_id") or traj.id)
 
@@ -81,18 +86,20 @@ def task_key(traj: Trajectory) -> str:
 def held_out_tasks(path: str | os.PathLike, bad: SkipReport, *,
                    all_splits: bool = False) -> tuple[list[Trajectory], Counter]:
     """The test split's tasks (every split's with `all_splits`), one trajectory per instruction,
-    and per group the number left out because the world cannot play them: the engine's
-    real-source trajectories (BFCL, StableToolBench...) ran on tools simulated from their source's
-    schemas, which the world does not have (those benchmarks are measured on their own)."""
+    and per group the number left out because the world cannot play them: a task offers tools the
+    world does not have, or has under the same name with another schema (the engine's real-source
+    trajectories ran on tools simulated from BFCL's or StableToolBench's schemas; BFCL has its own
+    `book_hotel` and `convert_currency`). Those benchmarks are measured on their own."""
     from multiagentllm.data.synth.engine import base_registry
 
-    world = set(base_registry().names)
+    registry = base_registry()
+    world = {schema["name"]: schema for schema in registry.schemas(registry.names)}
     tasks: dict[str, Trajectory] = {}
     unplayable: Counter = Counter()
     for traj in read_trajectories(path, skip_bad=True, report=bad):
         if not (all_splits or traj.meta.get("split") == "test"):
             continue
-        if set(traj.tool_names) <= world:
+        if all(world.get(tool.get("name")) == tool for tool in traj.tools):
             tasks.setdefault(task_key(traj), traj)
         else:
             unplayable[group_of(traj)] += 1
@@ -110,7 +117,7 @@ def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | N
     bad = SkipReport()
     tasks, unplayable = held_out_tasks(path, bad, all_splits=all_splits)
     if not tasks:
-        why = f" ({sum(unplayable.values())} use tools outside the synthetic world)" if unplayable else ""
+        why = f" ({sum(unplayable.values())} use tools the synthetic world does not have)" if unplayable else ""
         raise ValueError(f"{path}: no playable test tasks (meta.split == 'test'){why}; "
                          "pass --all-splits to use every trajectory")
     tasks = stratified_sample(tasks, limit, seed, stratum=group_of)

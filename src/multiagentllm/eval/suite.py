@@ -175,7 +175,9 @@ def resolve_benchmarks(cfg: SuiteConfig, console: Console) -> tuple[list[Bench],
                 skipped[name] = _missing(cfg, name, synth, cfg.synth is None,
                                          "; run `umi data synth --out out/synth` or pass --synth FILE")
                 continue
-            benches.append(Bench(name, [synth], [synth], limit, {"seed": cfg.seed}))
+            from multiagentllm.eval.passrate import SELECTION
+
+            benches.append(Bench(name, [synth], [synth], limit, {"seed": cfg.seed, "selection": SELECTION}))
         elif name in BFCL_FILES:
             from multiagentllm.data.loaders.bfcl import answers_path
 
