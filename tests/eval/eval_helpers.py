@@ -57,13 +57,15 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-ckpt"))
 
 
-def synth_test_tasks(n: int = 2) -> list[dict]:
-    """`n` held-out synthesized tasks (meta.split == "test"), as `umi data synth` writes them."""
+def synth_test_tasks(n: int = 2, held_out: bool = True) -> list[dict]:
+    """`n` synthesized tasks as `umi data synth` writes them: of the held-out families
+    (meta.split == "test"), or with `held_out=False` of the training families."""
     from multiagentllm.data.synth.engine import ChunkResult, families, play_instruction
 
-    result, test_families = ChunkResult(), [f for f in families() if f.split == "test"]
+    result = ChunkResult()
+    chosen = [f for f in families() if (f.split == "test") == held_out]
     index = 0
     while len([r for r in result.trajectories if r["meta"].get("variant") == 0]) < n:
-        play_instruction(0, index, test_families, result)
+        play_instruction(0, index, chosen, result)
         index += 1
     return [r for r in result.trajectories if r["meta"].get("variant") == 0][:n]

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from eval_helpers import synth_test_tasks
 
 pytest.importorskip("multiagentllm.agent.loop")
 pytest.importorskip("multiagentllm.data.synth.engine")
@@ -68,13 +69,13 @@ def test_a_wrong_answer_or_no_answer_fails_with_a_reason(tasks_file, scripted):
 def test_no_test_split_is_an_error(tmp_path, scripted):
     path = tmp_path / "empty.jsonl"
     path.write_text("")
-    with pytest.raises(ValueError, match="no playable test tasks"):
+    with pytest.raises(ValueError, match="no playable tasks of the held-out families"):
         evaluate_passrate(path, System(scripted(lambda r, p: "")), progress=False)
     row = {"id": "real-1", "instruction": "Area of a 5x5 square?", "source": "bfcl", "outcome": "given_up",
            "tools": [{"name": "square_area", "description": "Area.", "parameters": {"type": "object", "properties": {}}}],
            "steps": [{"rationale": "No tool fits.", "next": "give_up"}], "meta": {"split": "test"}}
     path.write_text(json.dumps(row) + "\n")
-    with pytest.raises(ValueError, match=r"no playable test tasks .*\(1 use tools the synthetic world does not have\)"):
+    with pytest.raises(ValueError, match=r"no playable tasks of the held-out families .*\(1 use tools the synthetic world does not have\)"):
         evaluate_passrate(path, System(scripted(lambda r, p: "")), progress=False)
 
 
@@ -112,3 +113,33 @@ def test_variants_of_one_instruction_are_one_task_and_a_limit_samples_every_fami
     assert sorted(r["group"] for r in records) == sorted(set(family_of.values()))
     again, same = evaluate_passrate(path, give_up, progress=False, limit=families_n, seed=0)
     assert [r["id"] for r in same] == [r["id"] for r in records] and again["seed"] == 0
+
+
+def test_families_choose_held_out_or_seen_tasks(tmp_path, scripted):
+    held_out, seen = synth_test_tasks(2), synth_test_tasks(3, held_out=False)
+    assert all(t["meta"]["split"] == "test" for t in held_out) and not any("split" in t["meta"] for t in seen)
+    path = tmp_path / "test.jsonl"  # a data build's test split holds both kinds
+    path.write_text("".join(json.dumps(r) + "\n" for r in held_out + seen))
+    give_up = System(scripted(lambda r, p: "Rationale: no\nNext: Give up"))
+    ids = {}
+    for families in ("held_out", "seen", "all"):
+        report, records = evaluate_passrate(path, give_up, progress=False, families=families)
+        ids[families] = {r["id"] for r in records}
+        assert report["benchmark"] == ("passrate" if families == "held_out" else f"passrate_{families}")
+    assert ids["held_out"] == {t["id"] for t in held_out} and ids["seen"] == {t["id"] for t in seen}
+    assert ids["all"] == ids["held_out"] | ids["seen"]
+    with pytest.raises(ValueError, match="families must be one of held_out, seen, all, got 'unseen'"):
+        evaluate_passrate(path, give_up, progress=False, families="unseen")
+    path.write_text("".join(json.dumps(r) + "\n" for r in held_out))
+    with pytest.raises(ValueError, match="no playable tasks of the training families.*--families all"):
+        evaluate_passrate(path, give_up, progress=False, families="seen")
+
+
+def test_cli_names_the_valid_families(tmp_path):
+    from typer.testing import CliRunner
+
+    from multiagentllm.eval.cli import app
+
+    result = CliRunner().invoke(app, ["passrate", "--data", str(tmp_path / "t.jsonl"), "--families", "unseen"],
+                                env={"COLUMNS": "1000"})
+    assert result.exit_code != 0 and "'unseen'; choose one of held_out, seen, all" in result.output

@@ -53,14 +53,16 @@ def _torchhub(instruction: str, api_call: str, domain: str) -> dict:
 
 @pytest.fixture
 def inputs(tmp_path, monkeypatch):
-    """DATA/trajectories/test.jsonl (9 trajectories, 3 sources), a datasets root with 2-question
+    """DATA/trajectories/test.jsonl (9 trajectories, 3 sources, and 2 synthesized tasks of the
+    training families), a datasets root with 2-question
     BFCL files (and answers) and a 2-question APIBench torchhub split, and synthesized tasks."""
     base = [json.loads(line) for line in FIXTURES.read_text().splitlines() if line.strip()]
     weather, give_up = base  # 3 steps (planner, caller, summarizer turns); 1 step (a give-up)
     test = [dict(weather if i == 2 else give_up, id=f"{source}-{i}", source=source)
             for source in SOURCES for i in range(3)]
+    seen = [dict(t, source="synthetic") for t in synth_test_tasks(2, held_out=False)]  # new instructions, known families
     data = tmp_path / "data"
-    _jsonl(data / "trajectories" / "test.jsonl", test)
+    _jsonl(data / "trajectories" / "test.jsonl", test + seen)
     root = tmp_path / "datasets"
     bfcl = root / "gorilla" / "berkeley-function-call-leaderboard" / "bfcl_eval" / "data"
     _jsonl(bfcl / "BFCL_v4_simple_python.json", [
@@ -220,12 +222,13 @@ def test_missing_role_is_not_trained_and_a_killed_run_resumes_from_its_cache(scr
     assert "passrate: skipped" in output and str(Path("out/synth/trajectories.jsonl")) in output
     table = (out / "results.md").read_text()
     assert _row(table, "single") == ["not trained"] * len(COLUMNS)
-    assert _row(table, "alpha-umi")[5] == "–"  # pass rate: skipped, the reason is under the table
+    assert _row(table, "alpha-umi")[6] == "–"  # pass rate (new families): skipped, the reason is under the table
     assert "passrate: skipped" in table and "single: not trained" in table
     assert not list(out.glob("*-single.*"))
     results = json.loads((out / "results.json").read_text())
     assert results["systems"]["single"]["status"] == "not trained" and "passrate" in results["skipped_benchmarks"]
-    assert set(results["systems"]["base"]["runs"]) == {"static", "bfcl_simple", "bfcl_multiple", "apibench_torchhub"}
+    assert set(results["systems"]["base"]["runs"]) == {"static", "passrate_seen", "bfcl_simple", "bfcl_multiple",
+                                                       "apibench_torchhub"}
 
     calls = len(llm.prompts)
     (out / "static-alpha-umi.json").unlink()  # killed after generating, before the report was written
@@ -233,7 +236,7 @@ def test_missing_role_is_not_trained_and_a_killed_run_resumes_from_its_cache(scr
     assert len(llm.prompts) == calls  # everything came from the cache
     report = json.loads((out / "static-alpha-umi.json").read_text())
     assert report["generation"]["generated"] == 0 and report["generation"]["reused"] > 0
-    assert output.count("reused") == 2 * 4 - 1
+    assert output.count("reused") == 2 * 5 - 1
 
     (ckpt / "planner" / "adapter_model.safetensors").write_bytes(b"retrained")
     output = _invoke([*args, "--systems", "alpha-umi", "--benchmarks", "static"], monkeypatch)
@@ -255,7 +258,7 @@ def test_unknown_names_and_missing_inputs_are_clear_errors(scripted_ckpt, inputs
     assert "missing.jsonl not found" in _fails([*args, "--synth", str(tmp_path / "missing.jsonl")])
     train_only = [dict(t, meta={**t["meta"], "split": "train"}) for t in synth_test_tasks(1)]
     output = _fails([*args, "--benchmarks", "passrate", "--synth", str(_jsonl(tmp_path / "train.jsonl", train_only))])
-    assert "train.jsonl: no playable test tasks" in output and "rerun to resume" in output
+    assert "train.jsonl: no playable tasks of the held-out families" in output and "rerun to resume" in output
     # a file the default list would read is skipped with its reason; one that was asked for is an error
     (inputs["root"] / "gorilla" / "data" / "apibench" / "torchhub_eval.json").unlink()
     assert "torchhub_eval.json not found" in _fails([*args, "--benchmarks", "apibench_torchhub"])

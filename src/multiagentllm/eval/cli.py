@@ -121,19 +121,25 @@ def bfcl(questions: Annotated[Path, typer.Option(help="BFCL question file (singl
 
 
 @app.command()
-def passrate(data: Annotated[Path, typer.Option(help="Synthesized trajectories; those with meta.split == 'test' are run.")],
+def passrate(data: Annotated[Path, typer.Option(help="Trajectories whose tasks are run: out/synth/trajectories.jsonl "
+                                                "(held-out families) or DATA/trajectories/test.jsonl.")],
              checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
              model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None, name: Name = None,
-             all_splits: Annotated[bool, typer.Option("--all-splits", help="Run every trajectory, not only the test split.")] = False,
+             families: Annotated[str, typer.Option(help="held_out: the task families held out of training "
+                                                   "(meta.split == 'test'); seen: the training families' tasks "
+                                                   "(give a held-out file, e.g. DATA/trajectories/test.jsonl); "
+                                                   "all: every task.")] = "held_out",
              max_steps: Annotated[int, typer.Option(help="Planner turns per episode.", min=1)] = 12,
              seed: Annotated[int, typer.Option(help="Seed of the --limit sample (equal shares per task family).")] = 0) -> None:
-    """End-to-end pass rate: the agent runs each test task (one per instruction) with real tools;
+    """End-to-end pass rate: the agent runs each task (one per instruction) with real tools;
     code checks the result."""
-    from multiagentllm.eval.passrate import evaluate_passrate
+    from multiagentllm.eval.passrate import FAMILIES, benchmark_name, evaluate_passrate
 
+    if families not in FAMILIES:
+        raise typer.BadParameter(f"{families!r}; choose one of {', '.join(FAMILIES)}", param_hint="--families")
     system = _system(checkpoint, single, base, endpoint, model, name)
-    out, cache = _paths("passrate", system.name, out, cache)
-    report, records = evaluate_passrate(data, system, limit=limit, cache=cache, all_splits=all_splits,
+    out, cache = _paths(benchmark_name(families), system.name, out, cache)
+    report, records = evaluate_passrate(data, system, limit=limit, cache=cache, families=families,
                                         max_steps=max_steps, seed=seed)
     _finish(report, records, system, None, out)
 
@@ -156,16 +162,18 @@ def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint fold
           out: Annotated[Path, typer.Option(help="Run folder: one report per (benchmark, system), caches, "
                                                  "results.md/json/png, suite.json.")],
           limit_static: Annotated[Optional[int], typer.Option(help="Test trajectories, sampled by source.", min=1)] = None,
-          limit_passrate: Annotated[Optional[int], typer.Option(help="Held-out synthesized tasks.", min=1)] = None,
+          limit_passrate: Annotated[Optional[int], typer.Option(help="Tasks per pass-rate benchmark (passrate_seen, passrate).", min=1)] = None,
           limit_bfcl: Annotated[Optional[int], typer.Option(help="Questions per BFCL category.", min=1)] = None,
           limit_apibench: Annotated[Optional[int], typer.Option(help="APIBench torchhub questions.", min=1)] = None,
           systems: Annotated[Optional[str], typer.Option(help="Comma-separated, of: alpha-umi, single, base "
                                                               "(default: all).")] = None,
-          benchmarks: Annotated[Optional[str], typer.Option(help="Comma-separated, of: static, passrate, bfcl_simple, "
-                                                                 "bfcl_multiple, apibench_torchhub (default: all).")] = None,
-          synth: Annotated[Optional[Path], typer.Option(help="Synthesized trajectories for the pass rate "
-                                                             "(default: out/synth/trajectories.jsonl if it exists).")] = None,
-          seed: Annotated[int, typer.Option(help="Seed of the static test sample.")] = 0,
+          benchmarks: Annotated[Optional[str], typer.Option(help="Comma-separated, of: static, passrate_seen, passrate, "
+                                                                 "bfcl_simple, bfcl_multiple, apibench_torchhub "
+                                                                 "(default: all).")] = None,
+          synth: Annotated[Optional[Path], typer.Option(help="Synthesized trajectories for the held-out families' pass "
+                                                             "rate (default: out/synth/trajectories.jsonl if it exists)."
+                                                        )] = None,
+          seed: Annotated[int, typer.Option(help="Seed of the static and pass-rate samples.")] = 0,
           batch_size: Batch = 0) -> None:
     """The whole results table for one checkpoint (alpha-UMi, single-LLM, untrained base), resumable."""
     import shlex

@@ -1,7 +1,10 @@
-"""End-to-end pass rate on executable test tasks (the synthesis engine's held-out split).
+"""End-to-end pass rate on executable tasks the model was not trained on.
 
-Each test trajectory (`meta["split"] == "test"`; with `all_splits`, every trajectory) is a task:
-its instruction, its offered tools, and the world it was played in (`meta["env"]`).  The agent
+Two kinds of held-out task (`families`): those of the task families held out of training
+altogether (the synthesis engine marks them `meta["split"] == "test"`: new compositions of known
+tools), and new instructions of the families seen in training (the data build's test split,
+`DATA/trajectories/test.jsonl`, holds both).  Each is a task: its instruction, its offered tools,
+and the world it was played in (`meta["env"]`).  The agent
 (`multiagentllm.agent.loop.Agent`, the real runtime) plays it in a fresh copy of that world with
 the real tools.  The episode passes when, checked by code:
 
@@ -83,21 +86,32 @@ def task_key(traj: Trajectory) -> str:
     return str(traj.meta.get("instruction_id") or traj.id)
 
 
-def held_out_tasks(path: str | os.PathLike, bad: SkipReport, *,
-                   all_splits: bool = False) -> tuple[list[Trajectory], Counter]:
-    """The test split's tasks (every split's with `all_splits`), one trajectory per instruction,
-    and per group the number left out because the world cannot play them: a task offers tools the
-    world does not have, or has under the same name with another schema (the engine's real-source
-    trajectories ran on tools simulated from BFCL's or StableToolBench's schemas; BFCL has its own
-    `book_hotel` and `convert_currency`). Those benchmarks are measured on their own."""
+# Which tasks of a file are run: the families held out of training (the synthesis engine marks
+# their tasks meta.split == "test"), the families seen in training (only meaningful on a file of
+# held-out instructions, such as the data build's DATA/trajectories/test.jsonl), or every task.
+FAMILIES = ("held_out", "seen", "all")
+_WHICH = {"held_out": "of the held-out families (meta.split == 'test')",
+          "seen": "of the training families (no meta.split == 'test')", "all": ""}
+
+
+def playable_tasks(path: str | os.PathLike, bad: SkipReport, *,
+                   families: str = "held_out") -> tuple[list[Trajectory], Counter]:
+    """The file's tasks of `families`, one trajectory per instruction, and per group the number
+    left out because the world cannot play them: a task offers tools the world does not have, or
+    has under the same name with another schema (the engine's real-source trajectories ran on
+    tools simulated from BFCL's or StableToolBench's schemas; BFCL has its own `book_hotel` and
+    `convert_currency`). Those benchmarks are measured on their own."""
     from multiagentllm.data.synth.engine import base_registry
 
+    if families not in FAMILIES:
+        raise ValueError(f"families must be one of {', '.join(FAMILIES)}, got {families!r}")
     registry = base_registry()
     world = {schema["name"]: schema for schema in registry.schemas(registry.names)}
     tasks: dict[str, Trajectory] = {}
     unplayable: Counter = Counter()
     for traj in read_trajectories(path, skip_bad=True, report=bad):
-        if not (all_splits or traj.meta.get("split") == "test"):
+        held_out = traj.meta.get("split") == "test"
+        if families != "all" and held_out != (families == "held_out"):
             continue
         if all(world.get(tool.get("name")) == tool for tool in traj.tools):
             tasks.setdefault(task_key(traj), traj)
@@ -106,8 +120,12 @@ def held_out_tasks(path: str | os.PathLike, bad: SkipReport, *,
     return list(tasks.values()), unplayable
 
 
+def benchmark_name(families: str) -> str:
+    return "passrate" if families == "held_out" else f"passrate_{families}"
+
+
 def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | None = None,
-                      cache: str | os.PathLike | None = None, all_splits: bool = False,
+                      cache: str | os.PathLike | None = None, families: str = "held_out",
                       max_steps: int = 12, seed: int = 0, progress: bool = True) -> tuple[dict[str, Any], list[dict]]:
     from tqdm import tqdm
 
@@ -115,11 +133,11 @@ def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | N
     from multiagentllm.data.synth.engine import fresh_for
 
     bad = SkipReport()
-    tasks, unplayable = held_out_tasks(path, bad, all_splits=all_splits)
+    tasks, unplayable = playable_tasks(path, bad, families=families)
     if not tasks:
         why = f" ({sum(unplayable.values())} use tools the synthetic world does not have)" if unplayable else ""
-        raise ValueError(f"{path}: no playable test tasks (meta.split == 'test'){why}; "
-                         "pass --all-splits to use every trajectory")
+        raise ValueError(f"{path}: no playable tasks {_WHICH[families]}{why}".rstrip()
+                         + ("; --families all runs every task" if families != "all" else ""))
     tasks = stratified_sample(tasks, limit, seed, stratum=group_of)
     llm = CachedLLM(system.llm, cache, namespace=system.name)
     records, groups = [], defaultdict(list)
@@ -134,7 +152,8 @@ def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | N
                         "status": result.status, "answer": result.answer,
                         "calls": [c.to_dict() for c in result.trajectory.calls]})
     passed = [r["passed"] for r in records]
-    report = {"benchmark": "passrate", "data": [str(path)], "n": len(records), "seed": seed, "pass_rate": mean(passed),
+    report = {"benchmark": benchmark_name(families), "families": families, "data": [str(path)],
+              "n": len(records), "seed": seed, "pass_rate": mean(passed),
               "groups": {g: {"n": len(v), "pass_rate": mean(v)} for g, v in sorted(groups.items())},
               "bad_items": bad.skipped, "bad_examples": bad.examples, "unplayable": dict(sorted(unplayable.items()))}
     return report, records

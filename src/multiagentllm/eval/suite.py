@@ -40,11 +40,12 @@ from multiagentllm.eval.sampling import stratified_sample
 from multiagentllm.io import atomic_open, iter_jsonl, write_json, write_jsonl
 
 SYSTEMS = ("alpha-umi", "single", "base")
-BENCHMARKS = ("static", "passrate", "bfcl_simple", "bfcl_multiple", "apibench_torchhub")
+BENCHMARKS = ("static", "passrate_seen", "passrate", "bfcl_simple", "bfcl_multiple", "apibench_torchhub")
 # The results table: (benchmark, figure of its report, column label), in the paper's order.
 COLUMNS = (("static", "plan_acc", "Plan ACC"), ("static", "act_em", "Act. EM"), ("static", "hallu", "Hallu"),
            ("static", "arg_f1", "Arg. F1"), ("static", "rouge_l", "R-L"),
-           ("passrate", "pass_rate", "Pass rate (test)"), ("bfcl_simple", "accuracy", "BFCL simple"),
+           ("passrate_seen", "pass_rate", "Pass rate (seen families)"),
+           ("passrate", "pass_rate", "Pass rate (new families)"), ("bfcl_simple", "accuracy", "BFCL simple"),
            ("bfcl_multiple", "accuracy", "BFCL multiple"), ("apibench_torchhub", "accuracy", "APIBench torchhub"),
            ("apibench_torchhub", "hallucination", "APIBench halluc."))
 ROLES = {"alpha-umi": ("planner", "caller", "summarizer"), "single": ("single",), "base": ()}
@@ -54,6 +55,7 @@ BFCL_DIR = ("gorilla", "berkeley-function-call-leaderboard", "bfcl_eval", "data"
 BFCL_FILES = {"bfcl_simple": "BFCL_v4_simple_python.json", "bfcl_multiple": "BFCL_v4_multiple.json"}
 TORCHHUB = ("gorilla", "data", "apibench", "torchhub_eval.json")
 SAMPLE = "static-test-sample.jsonl"
+PASSRATE_FAMILIES = {"passrate": "held_out", "passrate_seen": "seen"}  # eval.passrate.FAMILIES
 
 
 class SuiteError(ValueError):
@@ -149,6 +151,12 @@ def static_sample(test: Path, out: Path, limit: int | None, seed: int, console: 
     return sample
 
 
+def _passrate_bench(name: str, path: Path, limit: int | None, seed: int) -> Bench:
+    from multiagentllm.eval.passrate import SELECTION
+
+    return Bench(name, [path], [path], limit, {"seed": seed, "selection": SELECTION})
+
+
 def _missing(cfg: SuiteConfig, name: str, path: Path, optional: bool, hint: str) -> str:
     """The reason a benchmark is skipped, or a SuiteError when the file was asked for."""
     reason = f"{path} not found{hint}"
@@ -175,9 +183,21 @@ def resolve_benchmarks(cfg: SuiteConfig, console: Console) -> tuple[list[Bench],
                 skipped[name] = _missing(cfg, name, synth, cfg.synth is None,
                                          "; run `umi data synth --out out/synth` or pass --synth FILE")
                 continue
-            from multiagentllm.eval.passrate import SELECTION
+            benches.append(_passrate_bench(name, synth, limit, cfg.seed))
+        elif name == "passrate_seen":
+            from multiagentllm.eval.passrate import playable_tasks
+            from multiagentllm.io import SkipReport
 
-            benches.append(Bench(name, [synth], [synth], limit, {"seed": cfg.seed, "selection": SELECTION}))
+            test = cfg.data / "trajectories" / "test.jsonl"
+            if not test.exists():
+                raise SuiteError(f"{name}: {test} not found; --data must be a folder written by `umi data build`")
+            if not playable_tasks(test, SkipReport(), families="seen")[0]:
+                reason = f"{test} has no task of the training families that the synthetic world can play"
+                if cfg.chosen:
+                    raise SuiteError(f"{name}: {reason}")
+                skipped[name] = reason + " (built without `--synthetic`?)"
+                continue
+            benches.append(_passrate_bench(name, test, limit, cfg.seed))
         elif name in BFCL_FILES:
             from multiagentllm.data.loaders.bfcl import answers_path
 
@@ -237,11 +257,11 @@ def _free() -> None:
 
 
 def _evaluate(bench: Bench, system: Any, cache: Path, batch_size: int) -> tuple[dict, list, Any]:
-    if bench.name == "passrate":
+    if bench.name.startswith("passrate"):
         from multiagentllm.eval.passrate import evaluate_passrate
 
         report, records = evaluate_passrate(bench.inputs[0], system, limit=bench.limit, cache=cache,
-                                            seed=bench.extra["seed"])
+                                            seed=bench.extra["seed"], families=PASSRATE_FAMILIES[bench.name])
         return report, records, None
     from multiagentllm.eval.generate import Generator
 
@@ -363,7 +383,9 @@ def results_table(results: dict[str, dict], skipped: dict[str, str]) -> str:
     sizes = {b: r["report"].get("n") for res in results.values() for b, r in res["runs"].items()}
     if sizes:
         notes.append("Items per benchmark: " + ", ".join(f"{b} {sizes[b]}" for b in BENCHMARKS if b in sizes)
-                     + " (static: test trajectories, sampled by source; passrate: held-out tasks, one per instruction, sampled by family).")
+                     + " (static: test trajectories, sampled by source; passrate_seen: new instructions of the"
+                     " task families trained on, from the test split; passrate: tasks of the families held out of"
+                     " training; both one task per instruction, sampled by family).")
     notes += [f"{name}: {NOT_TRAINED}: {r['reason']}." for name, r in results.items() if r["status"] == NOT_TRAINED]
     notes += [f"{b}: skipped, {reason}." for b, reason in skipped.items()]
     return "\n".join(lines) + "\n" + "".join(f"\n- {n}" for n in notes) + ("\n" if notes else "")
