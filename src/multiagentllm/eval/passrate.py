@@ -20,10 +20,10 @@ instruction (`meta["instruction_id"]`: other wordings of the rationales, a recov
 call) played in the same world, and they are one task to the agent, so only the first is run.
 Tasks whose tools the world does not have, or has with another schema (the engine's real-source
 trajectories, which ran on tools simulated from BFCL's or StableToolBench's schemas), are left out
-and counted (`unplayable`). `SELECTION` names this rule in the suite's settings, so reports made
-under another rule are recomputed.
-`limit` then takes a seeded sample with equal shares per task family (`group_of`), so a small
-limit measures every family rather than the first few instructions of one.
+and counted (`unplayable`). `limit` then takes a seeded sample with equal shares per task family
+(`group_of`), so a small limit measures every family rather than the first few instructions of
+one. `SELECTION` names these rules in the suite's settings, so reports made under other rules are
+recomputed.
 """
 
 from __future__ import annotations
@@ -122,6 +122,9 @@ def playable_tasks(path: str | os.PathLike, bad: SkipReport, *,
 
 def benchmark_name(families: str) -> str:
     return "passrate" if families == "held_out" else f"passrate_{families}"
+
+
+FAMILIES_OF = {benchmark_name(f): f for f in FAMILIES}  # benchmark name -> families
 
 
 def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | None = None,

@@ -55,7 +55,6 @@ BFCL_DIR = ("gorilla", "berkeley-function-call-leaderboard", "bfcl_eval", "data"
 BFCL_FILES = {"bfcl_simple": "BFCL_v4_simple_python.json", "bfcl_multiple": "BFCL_v4_multiple.json"}
 TORCHHUB = ("gorilla", "data", "apibench", "torchhub_eval.json")
 SAMPLE = "static-test-sample.jsonl"
-PASSRATE_FAMILIES = {"passrate": "held_out", "passrate_seen": "seen"}  # eval.passrate.FAMILIES
 
 
 class SuiteError(ValueError):
@@ -258,10 +257,10 @@ def _free() -> None:
 
 def _evaluate(bench: Bench, system: Any, cache: Path, batch_size: int) -> tuple[dict, list, Any]:
     if bench.name.startswith("passrate"):
-        from multiagentllm.eval.passrate import evaluate_passrate
+        from multiagentllm.eval.passrate import FAMILIES_OF, evaluate_passrate
 
         report, records = evaluate_passrate(bench.inputs[0], system, limit=bench.limit, cache=cache,
-                                            seed=bench.extra["seed"], families=PASSRATE_FAMILIES[bench.name])
+                                            seed=bench.extra["seed"], families=FAMILIES_OF[bench.name])
         return report, records, None
     from multiagentllm.eval.generate import Generator
 
