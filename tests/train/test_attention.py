@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 
@@ -63,9 +64,8 @@ def test_refuses_input_it_cannot_mask(tiny_llama):
     with pytest.raises(PackedAttentionError, match="one padding-free packed row.*got batch 2"):
         model(input_ids=ids, position_ids=torch.arange(6).expand(2, 6), use_cache=False)
     prefill = model(input_ids=ids[:1], use_cache=True)  # one plain sequence: accepted
-    cache = getattr(prefill, "cache", None) or prefill.past_key_values
     with pytest.raises(PackedAttentionError, match="no KV cache"):  # a decoding step over the cache
-        model(input_ids=ids[:1, :1], past_key_values=cache, use_cache=True)
+        model(input_ids=ids[:1, :1], cache=prefill.cache, use_cache=True)
 
 
 def test_training_uses_it_and_saved_models_keep_standard_attention(tiny_cfg):
@@ -90,3 +90,17 @@ def test_same_loss_curve_as_the_masked_path(tiny_cfg):
         cfg = dataclasses.replace(tiny_cfg, attention=impl, out=f"{tiny_cfg.out}-{impl}", max_steps=3)
         runs[impl] = [loss for _, loss in train_stage(cfg).metrics["loss_log"]]
     assert runs["packed_sdpa"] == pytest.approx(runs["sdpa"], rel=1e-3)
+
+
+@pytest.mark.parametrize("name, why", [("sdpaa", "not supported"), ("flash_attention_2", "not.*installed")])
+def test_an_attention_transformers_cannot_use_is_a_config_error_on_the_key(tiny_llama, name, why):
+    from transformers import AutoModelForCausalLM
+
+    from multiagentllm.train.config import ConfigError
+
+    if name == "flash_attention_2" and importlib.util.find_spec("flash_attn"):
+        pytest.skip("flash-attn is installed here")
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32)
+    with pytest.raises(ConfigError, match=f"attention {name!r} cannot be used: .*{why}"):
+        set_attention(model, name)
+    set_attention(model, "eager")  # the model is still usable

@@ -78,8 +78,15 @@ def register() -> str:
 
 
 def set_attention(model: Any, name: str) -> None:
-    """Select an attention implementation on `model` (a PEFT wrapper or a plain model)."""
+    """Select an attention implementation on `model` (a PEFT wrapper or a plain model); a name
+    transformers cannot use (unknown, or its package missing) is a ConfigError on the key."""
+    from multiagentllm.train.config import ConfigError
+
     if name == NAME:
         register()
     target = model.get_base_model() if hasattr(model, "get_base_model") else model
-    target.set_attn_implementation(name)
+    try:
+        target.set_attn_implementation(name)
+    except (ValueError, ImportError) as e:
+        raise ConfigError(f"attention {name!r} cannot be used: {e} ({NAME}, the default, needs "
+                          "nothing more)") from None
