@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from multiagentllm.train.config import ConfigError
+
 NAME = "packed_sdpa"
 
 
@@ -80,8 +82,6 @@ def register() -> str:
 def set_attention(model: Any, name: str) -> None:
     """Select an attention implementation on `model` (a PEFT wrapper or a plain model); a name
     transformers cannot use (unknown, or its package missing) is a ConfigError on the key."""
-    from multiagentllm.train.config import ConfigError
-
     if name == NAME:
         register()
     target = model.get_base_model() if hasattr(model, "get_base_model") else model
