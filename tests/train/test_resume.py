@@ -60,6 +60,13 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_cfg, tmp_path):
     a = json.loads((Path(straight.out) / cfg.stage / "metrics.json").read_text())
     b = json.loads((Path(killed.out) / cfg.stage / "metrics.json").read_text())
     assert b["resumed_from"] == "checkpoint-3" and a["resumed_from"] is None
+    # train_loss is the mean over the steps each process ran, and says which steps those were
+    assert a["train_loss_steps"] == [1, 7] and b["train_loss_steps"] == [4, 7]
+    assert abs(a["train_loss"] - sum(v for _, v in a["loss_log"]) / 7) < 1e-4
+    assert abs(b["train_loss"] - sum(v for _, v in b["loss_log"][3:]) / 4) < 1e-4
+    assert b["last_logged_loss"] == b["loss_log"][-1][1]
+    card = (Path(killed.out) / cfg.stage / "README.md").read_text()
+    assert "over steps 4-7 (resumed after step 3)" in card
     assert [s for s, _ in b["loss_log"]] == [s for s, _ in a["loss_log"]] == list(range(1, 8))
     for (_, la), (_, lb) in zip(a["loss_log"], b["loss_log"]):
         assert abs(la - lb) < 1e-5

@@ -110,6 +110,19 @@ def plot_loss(log_history: list[dict[str, Any]], path: Path, *, title: str) -> N
     plt.close(fig)
 
 
+def _train_loss(metrics: dict[str, Any]) -> str:
+    """The card's train-loss phrase; a resumed run's mean covers only the steps it ran."""
+    text = f"mean train loss {metrics['train_loss']:.4f}"
+    if metrics.get("train_loss_steps"):
+        first, last = metrics["train_loss_steps"]
+        text += f" over steps {first}-{last}" + (f" (resumed after step {first - 1})" if first > 1 else "")
+    elif metrics.get("resumed_from"):  # written before the steps were recorded
+        text += f" over the steps run after resuming from {metrics['resumed_from']}"
+    if metrics.get("last_logged_loss") is not None:
+        text += f", last logged {metrics['last_logged_loss']:.4f}"
+    return text
+
+
 def write_card(path: Path, cfg: TrainConfig, metrics: dict[str, Any], base_path: Path,
                prompt_version: str) -> None:
     """A Hugging Face style model card: what this is, how it was trained, how to load it."""
@@ -130,8 +143,8 @@ def write_card(path: Path, cfg: TrainConfig, metrics: dict[str, Any], base_path:
         f"- prompt format: `{prompt_version}` (prompts must be rendered by `multiagentllm.roles`)",
         f"- data: `{cfg.data}` ({metrics['data']['train']['rows']} train rows, "
         f"{metrics['data']['train']['tokens']} tokens), hash `{metrics['data_hash']}`",
-        f"- steps: {metrics['steps']}, final train loss {metrics['train_loss']:.4f}"
-        + (f", dev loss {metrics['eval_loss']:.4f}" if "eval_loss" in metrics else ""),
+        f"- steps: {metrics['steps']}; {_train_loss(metrics)}"
+        + (f"; dev loss {metrics['eval_loss']:.4f}" if "eval_loss" in metrics else ""),
         f"- trainable parameters: {metrics['trainable_parameters']:,}",
         "",
         "![loss](loss.png)",

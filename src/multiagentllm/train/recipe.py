@@ -100,13 +100,17 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(last) if last is not None else None)
     seconds = time.perf_counter() - started
+    # the Trainer's training_loss is the mean over the steps this process ran, not the whole run
+    loss_log = [[r["step"], r["loss"]] for r in trainer.state.log_history if "loss" in r]
     metrics = {"train_loss": result.training_loss, "steps": trainer.state.global_step,
+               "train_loss_steps": [_step(last) + 1 if last is not None else 1, trainer.state.global_step],
+               "last_logged_loss": loss_log[-1][1] if loss_log else None,
                "train_seconds_this_run": round(seconds, 2),
                "tokens_per_second": round(trainer.tokens / seconds, 1) if seconds else None,
                "target_tokens_per_second": round(trainer.targets / seconds, 1) if seconds else None,
                "resumed_from": resumed_from,
                "device": device, "bf16": bf16,
-               "loss_log": [[r["step"], r["loss"]] for r in trainer.state.log_history if "loss" in r]}
+               "loss_log": loss_log}
     if dev_set is not None:
         metrics.update(final_eval(trainer))
     metrics.update(data=_data_metrics(train_stats, dev_stats), data_hash=file_hash(
