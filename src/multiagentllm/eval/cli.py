@@ -157,6 +157,26 @@ def compare(runs: Annotated[list[Path], typer.Argument(help="JSON reports writte
 
 
 @app.command()
+def paired(results: Annotated[Path, typer.Argument(help="A suite's output folder (with <benchmark>-<system>.items.jsonl files).")],
+           a: Annotated[str, typer.Option("--a", help="First system.")] = "alpha-umi",
+           b: Annotated[str, typer.Option("--b", help="Second system.")] = "single",
+           benchmarks: Annotated[Optional[str], typer.Option(help="Comma-separated; default: every benchmark both systems ran.")] = None,
+           resamples: Annotated[int, typer.Option(help="Bootstrap resamples.", min=100)] = 4000,
+           out: Annotated[Optional[Path], typer.Option(help="Write <out>.json and <out>.md (default: <results>/paired-<a>-vs-<b>).")] = None) -> None:
+    """Two systems on the same items: each figure's difference with a 95% bootstrap interval."""
+    from multiagentllm.eval import paired as pair
+
+    names = [n.strip() for n in benchmarks.split(",") if n.strip()] if benchmarks else None
+    try:
+        rows = pair.compare_folder(results, a, b, names, resamples=resamples)
+    except (OSError, ValueError) as e:
+        raise typer.BadParameter(str(e)) from None
+    paths = pair.write(rows, a, b, out or results / f"paired-{a}-vs-{b}", resamples)
+    typer.echo(pair.markdown(rows, a, b, resamples))
+    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@app.command()
 def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint folder (with manifest.json).")],
           data: Annotated[Path, typer.Option(help="Output of `umi data build` (its trajectories/test.jsonl is sampled).")],
           out: Annotated[Path, typer.Option(help="Run folder: one report per (benchmark, system), caches, "

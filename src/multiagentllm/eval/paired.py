@@ -1,0 +1,177 @@
+"""Paired comparison of two systems on the same benchmark items.
+
+Two systems evaluated on the same items (the suite gives every system the same sample) differ by
+chance as well as by skill: on 30 pass-rate tasks one episode is 3.3 points.  `paired` reads the
+per-item records the evaluators write (`<benchmark>-<system>.items.jsonl`), matches the items of
+the two systems, and gives for each headline figure the difference A - B with a 95% percentile
+bootstrap interval.  The bootstrap resamples whole items; for the static benchmark an item is one
+test trajectory, so the steps of one episode stay together (they are not independent).  A figure
+is computed exactly as the evaluators compute it: the mean over the records that carry it.
+
+The counts `A better` / `B better` are the items (static: step predictions) where one system's
+value is higher: for a yes/no figure, the discordant pairs of McNemar's test.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from multiagentllm.eval.apibench_ast import CORRECT, HALLUCINATION
+from multiagentllm.eval.report import LABELS, pct
+from multiagentllm.eval.static import METRICS
+from multiagentllm.io import atomic_open, write_json
+
+RESAMPLES = 4000
+
+Extract = Callable[[dict[str, Any]], dict[str, float]]
+
+
+def _static(r: dict[str, Any]) -> dict[str, float]:
+    return {m: float(r[m]) for m in METRICS if m in r}
+
+
+def _bfcl(r: dict[str, Any]) -> dict[str, float]:
+    return {"accuracy": float(bool(r["valid"]))}
+
+
+def _apibench(r: dict[str, Any]) -> dict[str, float]:
+    return {"accuracy": float(r["status"] == CORRECT), "hallucination": float(r["status"] == HALLUCINATION)}
+
+
+def _passrate(r: dict[str, Any]) -> dict[str, float]:
+    return {"pass_rate": float(bool(r["passed"]))}
+
+
+# benchmark name prefix -> (the figures of one record, the unit key, the cluster key)
+KINDS: dict[str, tuple[Extract, Callable[[dict], Any], Callable[[dict], Any]]] = {
+    "static": (_static, lambda r: (r["id"], r["step"], r["turn"]), lambda r: r["id"]),
+    "bfcl": (_bfcl, lambda r: r["id"], lambda r: r["id"]),
+    "apibench": (_apibench, lambda r: r["id"], lambda r: r["id"]),
+    "passrate": (_passrate, lambda r: r["id"], lambda r: r["id"]),
+}
+
+
+def kind_of(benchmark: str) -> str:
+    for kind in KINDS:
+        if benchmark == kind or benchmark.startswith(kind + "_"):
+            return kind
+    raise ValueError(f"benchmark {benchmark!r}: no paired comparison for it (known: {', '.join(KINDS)})")
+
+
+def load_items(path: Path, kind: str) -> dict[Any, tuple[Any, dict[str, float]]]:
+    """unit key -> (cluster key, figures), from one items file; a bad line is an error naming it."""
+    extract, unit, cluster = KINDS[kind]
+    items: dict[Any, tuple[Any, dict[str, float]]] = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                key = unit(rec)
+                items[key] = (cluster(rec), extract(rec))
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise ValueError(f"{path}:{n}: not a {kind} item record ({type(e).__name__}: {e})") from None
+    return items
+
+
+@dataclass
+class Paired:
+    benchmark: str
+    figure: str
+    n: int            # records carrying the figure (static: step predictions)
+    clusters: int     # resampled units (static: trajectories)
+    a: float
+    b: float
+    diff: float
+    low: float
+    high: float
+    a_better: int
+    b_better: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def compare(benchmark: str, a_path: Path, b_path: Path, *, resamples: int = RESAMPLES,
+            seed: int = 0) -> list[Paired]:
+    """The difference A - B of each figure of `benchmark`, with its 95% bootstrap interval."""
+    kind = kind_of(benchmark)
+    a_items, b_items = load_items(a_path, kind), load_items(b_path, kind)
+    if a_items.keys() != b_items.keys():
+        only_a, only_b = len(a_items.keys() - b_items.keys()), len(b_items.keys() - a_items.keys())
+        raise ValueError(f"{a_path} and {b_path} hold different items ({only_a} only in the first, "
+                         f"{only_b} only in the second): evaluate both systems on the same sample")
+    if not a_items:
+        raise ValueError(f"{a_path}: no item records")
+    clusters = sorted({c for c, _ in a_items.values()}, key=str)
+    index = {c: i for i, c in enumerate(clusters)}
+    figures = [f for f in LABELS if any(f in v for _, v in a_items.values())]
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(clusters), np.full(len(clusters), 1 / len(clusters)), size=resamples)
+    out = []
+    for fig in figures:
+        sums = np.zeros((3, len(clusters)))  # A's sum, B's sum, count, per cluster
+        a_better = b_better = 0
+        for key, (cluster, va) in a_items.items():
+            if fig not in va:
+                continue
+            vb = b_items[key][1].get(fig, 0.0)
+            i = index[cluster]
+            sums[:, i] += (va[fig], vb, 1.0)
+            a_better += va[fig] > vb
+            b_better += vb > va[fig]
+        n = int(sums[2].sum())
+        a, b = sums[0].sum() / n, sums[1].sum() / n
+        counts = weights @ sums[2]
+        ok = counts > 0  # a resample may draw no cluster that carries this figure
+        diffs = (weights[ok] @ sums[0] - weights[ok] @ sums[1]) / counts[ok]
+        low, high = np.percentile(diffs, [2.5, 97.5])
+        out.append(Paired(benchmark, fig, n, int((sums[2] > 0).sum()), float(a), float(b),
+                          float(a - b), float(low), float(high), int(a_better), int(b_better)))
+    return out
+
+
+def compare_folder(folder: Path, a: str, b: str, benchmarks: list[str] | None = None,
+                   **kwargs: Any) -> list[Paired]:
+    """Every benchmark with items files for both systems in a suite's output folder."""
+    folder = Path(folder)
+    found = sorted(p.name[: -len(f"-{a}.items.jsonl")] for p in folder.glob(f"*-{a}.items.jsonl"))
+    names = benchmarks or [n for n in found if (folder / f"{n}-{b}.items.jsonl").exists()]
+    if not names:
+        raise ValueError(f"{folder}: no benchmark has item records for both {a!r} and {b!r}")
+    rows = []
+    for name in names:
+        paths = [folder / f"{name}-{s}.items.jsonl" for s in (a, b)]
+        for p in paths:
+            if not p.exists():
+                raise ValueError(f"{p}: missing (run `umi eval suite` for this system and benchmark)")
+        rows += compare(name, *paths, **kwargs)
+    return rows
+
+
+def markdown(rows: list[Paired], a: str, b: str, resamples: int = RESAMPLES) -> str:
+    lines = [f"| benchmark | figure | n | {a} | {b} | {a} − {b} (95% CI) | {a} better | {b} better |",
+             "|---|---|---:|---:|---:|---|---:|---:|"]
+    for r in rows:
+        sig = "" if r.low <= 0 <= r.high else " *"
+        lines.append(f"| {r.benchmark} | {LABELS[r.figure]} | {r.n} | {pct(r.a)} | {pct(r.b)} | "
+                     f"{100 * r.diff:+.1f} [{100 * r.low:+.1f}, {100 * r.high:+.1f}]{sig} | "
+                     f"{r.a_better} | {r.b_better} |")
+    return ("\n".join(lines) + "\n\nPercent. Interval: 95% percentile bootstrap over whole items "
+            f"(static: trajectories), {resamples} resamples; * marks an interval that excludes 0.\n")
+
+
+def write(rows: list[Paired], a: str, b: str, out: Path, resamples: int = RESAMPLES) -> dict[str, Path]:
+    """`<out>.json` and `<out>.md`, each written atomically."""
+    out = Path(out)
+    paths = {"json": out.with_suffix(".json"), "md": out.with_suffix(".md")}
+    write_json(paths["json"], {"a": a, "b": b, "resamples": resamples, "rows": [r.to_dict() for r in rows]})
+    with atomic_open(paths["md"]) as f:
+        f.write(f"### {a} vs {b}, paired on the same items\n\n" + markdown(rows, a, b, resamples))
+    return paths
