@@ -24,6 +24,7 @@ import numpy as np
 from multiagentllm.eval.apibench_ast import CORRECT, HALLUCINATION
 from multiagentllm.eval.report import LABELS, pct
 from multiagentllm.eval.static import METRICS
+from multiagentllm.eval.suite import BENCHMARKS
 from multiagentllm.io import atomic_open, write_json
 
 RESAMPLES = 4000
@@ -141,7 +142,8 @@ def compare_folder(folder: Path, a: str, b: str, benchmarks: list[str] | None = 
                    **kwargs: Any) -> list[Paired]:
     """Every benchmark with items files for both systems in a suite's output folder."""
     folder = Path(folder)
-    found = sorted(p.name[: -len(f"-{a}.items.jsonl")] for p in folder.glob(f"*-{a}.items.jsonl"))
+    found = [p.name[: -len(f"-{a}.items.jsonl")] for p in folder.glob(f"*-{a}.items.jsonl")]
+    found.sort(key=lambda n: (BENCHMARKS.index(n) if n in BENCHMARKS else len(BENCHMARKS), n))  # the suite's order
     names = benchmarks or [n for n in found if (folder / f"{n}-{b}.items.jsonl").exists()]
     if not names:
         raise ValueError(f"{folder}: no benchmark has item records for both {a!r} and {b!r}")
