@@ -240,7 +240,18 @@ def test_missing_role_is_not_trained_and_a_killed_run_resumes_from_its_cache(scr
 
     (ckpt / "planner" / "adapter_model.safetensors").write_bytes(b"retrained")
     output = _invoke([*args, "--systems", "alpha-umi", "--benchmarks", "static"], monkeypatch)
-    assert "alpha-umi · static: model changed; recomputing" in output and "(other weights)" in output
+    assert "alpha-umi · static: model changed; recomputing" in output and "(other weights or decoding)" in output
+    assert json.loads((out / "static-alpha-umi.json").read_text())["generation"]["reused"] == 0
+    assert len(list(out.glob("static-alpha-umi.cache-*.jsonl"))) == 1
+
+    # a code change to how a turn is generated (here a new stop string) makes reports and caches stale
+    calls = len(llm.prompts)
+    monkeypatch.setattr(caller, "STOP", [*caller.STOP, "\nThought:"])
+    output = _invoke([*args, "--systems", "alpha-umi", "--benchmarks", "static,bfcl_simple"], monkeypatch)
+    assert "alpha-umi · static: decoding changed; recomputing" in output
+    assert "alpha-umi · bfcl_simple: model changed, decoding changed; recomputing" in output  # never rerun since
+    assert len(llm.prompts) > calls  # generated again, not read from the old cache
+    assert "alpha-umi · passrate_seen" not in output  # the other benchmarks were not asked for
     assert json.loads((out / "static-alpha-umi.json").read_text())["generation"]["reused"] == 0
     assert len(list(out.glob("static-alpha-umi.cache-*.jsonl"))) == 1
 

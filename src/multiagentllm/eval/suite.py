@@ -8,10 +8,11 @@ Why it is shaped this way:
 
 * Each (system, benchmark) is one report, `RUN_DIR/<benchmark>-<system>.json` (with the Markdown,
   chart and items that `write_report` writes), holding the settings it was computed with: the
-  limit, the size and sha256 of every data file it read, and the model's fingerprint. A rerun
+  limit, the size and sha256 of every data file it read, the model's fingerprint and a fingerprint of the
+  decoding settings (each turn's stop strings and token budget, prompt rendering, episode limits). A rerun
   skips a report whose settings match and recomputes one whose settings changed. Generations are
   cached beside each report (`Generator`), so a killed run resumes inside a benchmark; the cache's
-  name holds the model fingerprint, so retrained weights never reuse old generations.
+  name holds both fingerprints, so retrained weights or changed decoding never reuse old generations.
 * A system is loaded once for all its benchmarks and freed before the next one, and not loaded at
   all when every report it would write is already there.
 * The static benchmark runs on a seeded sample of the held-out test split, stratified by source
@@ -240,6 +241,26 @@ def model_fingerprint(manifest: Any, system: str) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
+def decoding_fingerprint() -> str:
+    """What a system's outputs depend on besides its weights and the items: how each turn is
+    generated (its stop strings and token budget), how prompts are rendered, and the episode
+    limits.  A code change to any of these makes earlier reports and generation caches stale
+    (greedy decoding otherwise gives the same text for the same prompt)."""
+    from dataclasses import asdict
+
+    from multiagentllm.agent import loop
+    from multiagentllm.eval import bfcl
+    from multiagentllm.eval.generate import TURNS
+    from multiagentllm.roles import render
+
+    parts = {"turns": {t: {"stop": list(m.STOP), "max_new_tokens": m.MAX_NEW_TOKENS} for t, m in TURNS.items()},
+             "decision_tokens": loop.DECISION_TOKENS, "agent": asdict(loop.AgentConfig()),
+             "bfcl_max_calls": bfcl.MAX_CALLS,
+             "render": [render.PROMPT_VERSION, render.OBSERVATION_CHARS, render.TOOL_DESC_CHARS,
+                        render.PARAM_DESC_CHARS]}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _load(name: str, cfg: SuiteConfig, manifest: Any):
     from multiagentllm.eval import systems
 
@@ -316,13 +337,14 @@ def run_system(name: str, cfg: SuiteConfig, manifest: Any, benches: list[Bench],
         timings[name] = {"status": NOT_TRAINED}
         return {"status": NOT_TRAINED, "reason": reason, "runs": {}}
     fingerprint = model_fingerprint(manifest, name)
+    decoding = decoding_fingerprint()
     runs: dict[str, dict] = {}
     todo = []
     timings[name] = {}
     for bench in benches:
         out = cfg.out / f"{bench.name}-{name}.json"
         settings = {"limit": bench.limit, "data": [file_fingerprint(f) for f in bench.files],
-                    "model": fingerprint, **bench.extra}
+                    "model": fingerprint, "decoding": decoding, **bench.extra}
         old = _previous(out)
         if old is not None and old.get("settings") == settings:
             console.print(f"[green]✓[/] {name} · {bench.name}: finished earlier with these settings, reused")
@@ -341,11 +363,12 @@ def run_system(name: str, cfg: SuiteConfig, manifest: Any, benches: list[Bench],
     timings[name]["load"] = round(time.perf_counter() - start, 2)
     try:
         for bench, out, settings in todo:
-            cache = out.with_name(f"{out.stem}.cache-{fingerprint}.jsonl")
+            key = hashlib.sha256(f"{fingerprint}|{decoding}".encode()).hexdigest()[:16]
+            cache = out.with_name(f"{out.stem}.cache-{key}.jsonl")
             for stale in out.parent.glob(f"{out.stem}.cache-*.jsonl"):
                 if stale != cache:
                     stale.unlink()
-                    console.print(f"{name} · {bench.name}: removed {escape(stale.name)} (other weights)")
+                    console.print(f"{name} · {bench.name}: removed {escape(stale.name)} (other weights or decoding)")
             console.print(f"[bold]▶ {name} · {bench.name}[/] (limit {bench.limit or 'none'}) …")
             start = time.perf_counter()
             report, records, gen = _evaluate(bench, system, cache, cfg.batch_size)
