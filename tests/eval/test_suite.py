@@ -255,6 +255,12 @@ def test_missing_role_is_not_trained_and_a_killed_run_resumes_from_its_cache(scr
     assert json.loads((out / "static-alpha-umi.json").read_text())["generation"]["reused"] == 0
     assert len(list(out.glob("static-alpha-umi.cache-*.jsonl"))) == 1
 
+    report = json.loads((out / "static-alpha-umi.json").read_text())  # as an older version wrote it
+    del report["settings"]["decoding"]
+    (out / "static-alpha-umi.json").write_text(json.dumps(report))
+    output = _invoke([*args, "--systems", "alpha-umi", "--benchmarks", "static"], monkeypatch)
+    assert "alpha-umi · static: decoding not recorded; recomputing" in output
+
 
 def test_unknown_names_and_missing_inputs_are_clear_errors(scripted_ckpt, inputs, tmp_path, monkeypatch):
     ckpt, _ = scripted_ckpt

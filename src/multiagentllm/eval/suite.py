@@ -304,8 +304,10 @@ def _evaluate(bench: Bench, system: Any, cache: Path, batch_size: int) -> tuple[
 def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
     said = []
     for key in new:
-        if old.get(key) != new[key]:
-            said.append(f"{key} {old.get(key)!r} -> {new[key]!r}" if key in ("limit", "seed") else f"{key} changed")
+        if key not in old:
+            said.append(f"{key} not recorded")  # a report from a version that did not record it
+        elif old[key] != new[key]:
+            said.append(f"{key} {old[key]!r} -> {new[key]!r}" if key in ("limit", "seed") else f"{key} changed")
     return ", ".join(said) or "settings changed"
 
 
