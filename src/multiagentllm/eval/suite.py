@@ -340,6 +340,7 @@ def run_system(name: str, cfg: SuiteConfig, manifest: Any, benches: list[Bench],
         return {"status": NOT_TRAINED, "reason": reason, "runs": {}}
     fingerprint = model_fingerprint(manifest, name)
     decoding = decoding_fingerprint()
+    cache_key = hashlib.sha256(f"{fingerprint}|{decoding}".encode()).hexdigest()[:16]  # names every cache of this system
     runs: dict[str, dict] = {}
     todo = []
     timings[name] = {}
@@ -365,8 +366,7 @@ def run_system(name: str, cfg: SuiteConfig, manifest: Any, benches: list[Bench],
     timings[name]["load"] = round(time.perf_counter() - start, 2)
     try:
         for bench, out, settings in todo:
-            key = hashlib.sha256(f"{fingerprint}|{decoding}".encode()).hexdigest()[:16]
-            cache = out.with_name(f"{out.stem}.cache-{key}.jsonl")
+            cache = out.with_name(f"{out.stem}.cache-{cache_key}.jsonl")
             for stale in out.parent.glob(f"{out.stem}.cache-*.jsonl"):
                 if stale != cache:
                     stale.unlink()
