@@ -214,7 +214,8 @@ def normalize_tool(tool: Any, *, where: str = "tool") -> dict[str, Any]:
     out = {
         "name": tool["name"],
         "description": str(tool.get("description") or ""),
-        "parameters": {"type": "object", "properties": props, "required": required},
+        "parameters": {"type": "object", "properties": props, "required": required,
+                       **{k: params[k] for k in ("$defs", "definitions") if k in params}},
     }
     return out
 

@@ -12,6 +12,7 @@ from agent_helpers import last_observation
 from multiagentllm.agent import Agent, AgentConfig, QueryError
 from multiagentllm.models.backends import ScriptedLLM
 from multiagentllm.roles import caller, planner, single, summarizer
+from multiagentllm.tools.retrieval import DEFAULT_K
 from multiagentllm.types import Trajectory
 
 FLIGHT = "Book me a flight from New York to Los Angeles next Tuesday"
@@ -58,11 +59,14 @@ def test_flight_example_end_to_end(registry, tmp_path):
         "caller": [call("resolve_date", expression="next Tuesday"), search, book],
         "summarizer": [answer],
     }
-    result, llm = run(registry, script, tmp_path)  # no tool set named: every tool is offered
+    query = FLIGHT + " for passenger Alex Kim"
+    result, llm = run(registry, script, tmp_path, query=query)  # no tool set: the most relevant are offered
     assert result.status == "solved", result.message
     traj = Trajectory.from_dict(saved(tmp_path))  # the saved record is a complete canonical trajectory
     assert traj.outcome == "solved" and [s.next for s in traj.steps] == ["caller"] * 3 + ["summarizer"]
-    assert traj.tool_names == registry.names
+    assert len(traj.tool_names) <= DEFAULT_K and traj.meta["tools_available"] == len(registry)
+    assert {"resolve_date", "search_flights", "book_flight"} <= set(traj.tool_names)
+    assert traj.tool_names == [n for n in registry.names if n in traj.tool_names]  # registry order
     flights = json.loads(traj.steps[1].observation)["flights"]
     cheapest = min(flights, key=lambda f: f["price_usd"])
     assert json.loads(traj.steps[1].observation)["date"] == "2024-06-11"  # the Tuesday after 2024-06-05
@@ -93,7 +97,7 @@ def test_give_up(registry, tmp_path):
 def test_max_steps(registry, tmp_path):
     script = {"planner": [plan("Look up the date.")] * 5,
               "caller": [call("resolve_date", expression="today")] * 5}
-    result, llm = run(registry, script, tmp_path, max_steps=3)
+    result, llm = run(registry, script, tmp_path, max_steps=3, loop_guard=False)
     assert result.status == "max_steps"
     assert len(result.trajectory.steps) == 3 and len(llm.calls) == 6
     Trajectory.from_dict(saved(tmp_path), check_complete=False)
@@ -169,7 +173,7 @@ def test_wrong_arguments_and_tool_exceptions_are_observations(registry):
     script = {"planner": [plan("Search."), plan("Try the other tool."), plan("Done.", "Summarizer")],
               "caller": [call("search_flights", origin="New York"), call("explode", reason="test")],
               "summarizer": ["Nothing worked."]}
-    result, _ = run(registry, script)
+    result, _ = run(registry, script, max_tools=None)
     assert result.status == "solved"
     obs = [json.loads(s.observation) for s in result.trajectory.steps[:2]]
     assert "missing required argument(s) 'destination', 'date'" in obs[0]["error"]
@@ -180,7 +184,7 @@ def test_tool_timeout_is_an_observation(registry):
     script = {"planner": [plan("Rest."), plan("Done.", "Summarizer")],
               "caller": [call("nap", seconds=5)], "summarizer": ["Rested a little."]}
     start = time.monotonic()
-    result, _ = run(registry, script, tool_timeout=0.2)
+    result, _ = run(registry, script, tool_timeout=0.2, max_tools=None)
     assert time.monotonic() - start < 3
     assert result.status == "solved"
     assert "timed out after 0.2 s" in json.loads(result.trajectory.steps[0].observation)["error"]
@@ -191,7 +195,7 @@ def test_token_limit(registry, tmp_path):
               "caller": [call("resolve_date", expression="next Tuesday")]}
     # Enough for the first planner and caller turns (each reads the whole prompt), not a second plan.
     budget = 2 * ScriptedLLM.count_tokens(planner.prompt(FLIGHT, registry.schemas(), [])) + 60
-    result, llm = run(registry, script, tmp_path, max_tokens=budget)
+    result, llm = run(registry, script, tmp_path, max_tokens=budget, max_tools=None)
     assert result.status == "token_limit" and len(llm.calls) == 3  # the second planner call crossed it
     assert result.trajectory.meta["tokens"] > budget
     assert len(saved(tmp_path)["steps"]) == 1
@@ -200,7 +204,7 @@ def test_token_limit(registry, tmp_path):
 def test_wall_time_limit(registry, tmp_path):
     script = {"planner": [plan("Rest."), plan("Done.", "Summarizer")], "caller": [call("nap", seconds=5)]}
     start = time.monotonic()
-    result, _ = run(registry, script, tmp_path, max_seconds=0.3, tool_timeout=10)
+    result, _ = run(registry, script, tmp_path, max_seconds=0.3, tool_timeout=10, max_tools=None)
     assert time.monotonic() - start < 3  # the tool got only the time left, not its own 10 s
     assert result.status == "timeout" and "limit is 0.3 s" in result.message
     assert "timed out" in saved(tmp_path)["steps"][0]["observation"]
@@ -215,7 +219,8 @@ def test_trajectory_is_saved_after_every_step(registry, tmp_path):
             seen.append(len(json.loads(path.read_text())["steps"]) if path.exists() else None)
 
     script = {"planner": [plan("Date first."), plan("Again."), plan("Done.", "Summarizer")],
-              "caller": [call("resolve_date", expression="today")] * 2, "summarizer": ["Today."]}
+              "caller": [call("resolve_date", expression="today"), call("resolve_date", expression="tomorrow")],
+              "summarizer": ["Today."]}
     agent = Agent(ScriptedLLM(script), registry, save_path=path, on_event=watch)
     agent.run(FLIGHT)
     assert seen == [None, 1, 2]

@@ -116,9 +116,15 @@ def test_bfcl_irrelevance_and_call_cap(scripted):
         name = re.search(r"\n- ([^:\s]+)", prompt).group(1)
         return f"Action: {name}\nAction Input: {{}}"
 
-    report, records = evaluate_bfcl(path, Generator(System(scripted(eager)), progress=False), limit=3, max_calls=2)
+    unguarded = System(scripted(eager), loop_guard=False)
+    report, records = evaluate_bfcl(path, Generator(unguarded, progress=False), limit=3, max_calls=2)
     assert report["accuracy"] == 0.0
     assert all(len(r["calls"]) == 2 and r["end"] == "max_calls" for r in records)
+    assert report["faults"]["repeated_calls"] == 3
+    # With the loop guard, the identical second call is refused and a third one ends the episode.
+    report, records = evaluate_bfcl(path, Generator(System(scripted(eager)), progress=False), limit=3, max_calls=2)
+    assert all(len(r["calls"]) == 1 and r["end"] == "guard" for r in records)
+    assert report["faults"]["repeated_calls"] == 6 and report["faults"]["caller_outputs"] == 9
 
 
 def test_bfcl_needs_answers_for_scored_categories(tmp_path, scripted):

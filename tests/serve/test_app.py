@@ -94,16 +94,24 @@ def test_alpha_umi_runs_the_whole_loop_with_server_tools(client):
     assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"] > 0
 
 
-@pytest.mark.parametrize("text, status, finish, says", [
-    ("this is impossible", "given_up", "stop", "I could not complete this request with the available "
-                                               "tools: No listed tool can do this."),
-    ("loop on add 1 and 2", "max_steps", "length", "The agent stopped (max_steps): no answer after 3 steps"),
+@pytest.mark.parametrize("text, steps, status, finish, says", [
+    ("this is impossible", 3, "given_up", "stop", "I could not complete this request with the available "
+                                                  "tools: No listed tool can do this."),
+    ("loop on add 1 and 2", 1, "max_steps", "length", "The agent stopped (max_steps): no answer after 1 steps"),
 ])
-def test_episodes_that_do_not_answer_say_why(client, text, status, finish, says):
-    body = client.post(CHAT, json=ask(text, max_steps=3)).json()
+def test_episodes_that_do_not_answer_say_why(client, text, steps, status, finish, says):
+    body = client.post(CHAT, json=ask(text, max_steps=steps)).json()
     assert body["umi"]["status"] == status and body["choices"][0]["finish_reason"] == finish
     assert body["choices"][0]["message"]["content"] == says
-    assert len(body["umi"]["steps"]) == (3 if status == "max_steps" else 1)
+    assert len(body["umi"]["steps"]) == 1
+
+
+def test_the_loop_guard_ends_a_looping_episode_with_what_was_observed(client):
+    body = client.post(CHAT, json=ask("loop on add 1 and 2", max_steps=12)).json()
+    umi = body["umi"]
+    assert umi["status"] == "solved" and body["choices"][0]["finish_reason"] == "stop"
+    assert [s["action"]["name"] for s in umi["steps"] if "action" in s] == ["add"]  # run once, not 12 times
+    assert "already made at step 1" in umi["rejected_calls"][0]["error"]
 
 
 def test_tool_failures_and_unparseable_calls_become_observations(client):

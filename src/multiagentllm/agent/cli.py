@@ -31,6 +31,11 @@ def run(
     model: str = typer.Option("{role}", "--model", help="Served model name ({role} becomes the role), or per role: planner=NAME,..."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="UMI_API_KEY", help="Bearer token for the endpoint."),
     dtype: str | None = typer.Option(None, "--dtype", help="float32 | bfloat16 (default: float32 on CPU)."),
+    no_constrain: bool = typer.Option(False, "--no-constrain", help="Decode planner and caller turns without their grammars (ablation)."),
+    max_tools: int | None = typer.Option(None, "--max-tools", min=1, help="Tools offered (retrieved) when more are available; default: the trained prompt size."),
+    no_retrieval: bool = typer.Option(False, "--no-retrieval", help="Offer every tool of the set, however many."),
+    no_guard: bool = typer.Option(False, "--no-guard", help="Let identical calls run again."),
+    no_grounding: bool = typer.Option(False, "--no-grounding", help="Accept answers with values no tool returned."),
 ) -> None:
     """Run the agent on QUERY: planner -> caller -> tools -> summarizer, shown step by step."""
     from rich.console import Console
@@ -44,7 +49,11 @@ def run(
     from multiagentllm.models.embedded import ModelNotFoundError
 
     console, err = Console(), Console(stderr=True)
-    config = AgentConfig(max_steps=max_steps, max_seconds=max_seconds)
+    from multiagentllm.tools.retrieval import DEFAULT_K
+
+    config = AgentConfig(max_steps=max_steps, max_seconds=max_seconds, constrain=not no_constrain,
+                         max_tools=None if no_retrieval else (max_tools or DEFAULT_K),
+                         loop_guard=not no_guard, ground_answers=not no_grounding)
     try:
         registry = prepare_tools(query, config, toolset=tools)
         with err.status("loading the models…" if backend == "hf" else "connecting…"):

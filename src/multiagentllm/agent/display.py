@@ -49,6 +49,15 @@ class LiveView:
     def _answer(self, e: Event) -> None:
         self.console.print(Panel(Text(e.text), title="answer", title_align="left", border_style="green"))
 
+    def _guard(self, e: Event) -> None:
+        self.console.print(Text.assemble(("  loop guard ", "bold yellow"), (e.text, "yellow")))
+
+    def _ungrounded(self, e: Event) -> None:
+        self.console.print(Text.assemble(("  not backed by any tool result: ", "bold red"), (e.text, "red")))
+
+    def _tools(self, e: Event) -> None:
+        self.console.print(Text.assemble(("tools offered ", "dim bold"), (e.text, "dim")))
+
     def _end(self, e: Event) -> None:
         status = e.data["status"]
         self.console.print(Text.assemble(("status: ", "bold"), (status, _END_STYLE.get(status, "bold red")),

@@ -7,7 +7,8 @@ enforces so that a weak model cannot loop, babble or hang forever.
 
 from __future__ import annotations
 
-STATUSES = ("solved", "given_up", "max_steps", "format_error", "token_limit", "timeout")
+STATUSES = ("solved", "given_up", "max_steps", "format_error", "token_limit", "timeout", "stuck",
+            "ungrounded", "needs_input")
 
 
 class EpisodeEnd(Exception):
@@ -42,6 +43,26 @@ class TokenLimit(EpisodeEnd):
 
 class TimeLimit(EpisodeEnd):
     status = "timeout"
+
+
+class Stuck(EpisodeEnd):
+    """The caller repeated a call the loop guard had already refused, with nothing observed to
+    answer from."""
+
+    status = "stuck"
+
+
+class Ungrounded(EpisodeEnd):
+    """The answer states values (references, codes, ids, numbers) that no observation holds."""
+
+    status = "ungrounded"
+
+
+class NeedsInput(EpisodeEnd):
+    """A call needs a value (a passenger, an id) that neither the user nor a tool gave: the
+    episode ends with a question to the user instead of a call with an invented value."""
+
+    status = "needs_input"
 
 
 class QueryError(ValueError):

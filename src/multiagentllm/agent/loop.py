@@ -22,6 +22,20 @@ How errors reach the models, staying inside the trained text format:
   a summarizer output is retried with the same prompt. Each role may fail `max_format_errors` times in a
   row before the episode ends with status `format_error` (a greedy model that repeats itself
   reaches that limit quickly instead of looping).
+
+What the runtime rules out by construction (each one a config switch, for ablations):
+- `constrain`: the planner and the caller decode under their grammars (`roles.grammar`): a
+  planner turn always ends in a decision, a call always names an offered tool with arguments
+  valid for its schema. Backends that cannot constrain (`constrains` is false) decode freely.
+- `max_tools`: with more tools than the trained prompt size, a retriever
+  (`tools.retrieval`) offers the `max_tools` most relevant to the request, plus `keep_tools`.
+- `loop_guard`: a call identical to an earlier one (tool and arguments) is not run again; the
+  planner sees that it was made and what it returned. Repeating it once more ends the episode:
+  with an answer from what was observed when a call succeeded, else as `stuck`.
+- `ground_answers`: an answer stating references, codes, ids or numbers that neither the request
+  nor any observation holds, or claiming an action ("booked") that no tool did, ends the episode
+  as `ungrounded`, naming them; a call whose identity argument (a passenger, an id) was made up is
+  not run, and the episode ends `needs_input` with a question to the user instead.
 """
 
 from __future__ import annotations
@@ -37,10 +51,18 @@ from pathlib import Path
 from typing import Any
 
 from multiagentllm.agent.exits import (
-    EpisodeEnd, FormatLimit, GivenUp, QueryError, Solved, StepLimit, TimeLimit, TokenLimit,
+    EpisodeEnd, FormatLimit, GivenUp, NeedsInput, QueryError, Solved, StepLimit, Stuck, TimeLimit,
+    TokenLimit, Ungrounded,
+)
+from multiagentllm.agent import faults
+from multiagentllm.agent.grounding import (
+    invented_arguments, pending_actions, unbacked_claims, ungrounded_values,
 )
 from multiagentllm.io import write_json
 from multiagentllm.roles import FormatError, caller, planner, single, summarizer
+from multiagentllm.roles.render import truncate_observation
+from multiagentllm.roles.grammar import Grammar, caller_grammar, decision_grammar, planner_grammar
+from multiagentllm.tools.retrieval import DEFAULT_K, retrieve
 from multiagentllm.types import LLM, Step, ToolCall, Trajectory, normalize_tool
 
 _ROLE_MODULES = {"planner": planner, "caller": caller, "summarizer": summarizer}
@@ -67,6 +89,10 @@ class AgentConfig:
     max_seconds: float | None = 600.0  # wall time of the episode
     tool_timeout: float = 10.0
     max_query_chars: int = 4000
+    constrain: bool = True  # grammar-constrained planner and caller turns
+    max_tools: int | None = DEFAULT_K  # tools offered (retrieved) when more are available; None: all
+    loop_guard: bool = True  # never re-run an identical call
+    ground_answers: bool = True  # an answer with values no observation holds ends `ungrounded`
 
 
 @dataclass
@@ -88,6 +114,14 @@ class Result:
     @property
     def answer(self) -> str | None:
         return self.trajectory.answer
+
+
+def _call_key(call: ToolCall) -> str:
+    return f"{call.name} {json.dumps(call.arguments, sort_keys=True, ensure_ascii=False)}"
+
+
+def _args(call: ToolCall) -> str:
+    return json.dumps(call.arguments, ensure_ascii=False)
 
 
 def approx_tokens(text: str) -> int:
@@ -123,9 +157,11 @@ class Agent:
 
     # --- the episode --------------------------------------------------------------------------
 
-    def run(self, query: str, *, toolset: str | None = None, episode_id: str | None = None) -> Result:
-        """Run one episode on `query`, offering the tools of `toolset` (all tools when None)."""
-        self._start(query, toolset, episode_id)
+    def run(self, query: str, *, toolset: str | None = None, episode_id: str | None = None,
+            keep_tools: list[str] = ()) -> Result:
+        """Run one episode on `query`, offering the tools of `toolset` (all tools when None; the
+        `max_tools` most relevant when there are more, always with `keep_tools`)."""
+        self._start(query, toolset, episode_id, keep_tools)
         try:
             while True:
                 self.step()
@@ -145,19 +181,46 @@ class Agent:
             if next_ == "caller":
                 self._act(rationale)
                 return
-            self.history.append(Step(rationale, next_))
-            if next_ == "give_up":
-                raise GivenUp(rationale or "the planner gave up")
-            self.answer = self._summarize()
-            raise Solved("answered")
+            self._finish(rationale, next_)
         finally:
             self.save()
+
+    def _finish(self, rationale: str, next_: str) -> None:
+        self.history.append(Step(rationale, next_))
+        if next_ == "give_up":
+            raise GivenUp(rationale or "the planner gave up")
+        self.answer = self._summarize()
+        if self.config.ground_answers:
+            self.ungrounded = ungrounded_values(self.answer, self._evidence())
+            claims = unbacked_claims(self.answer, self._succeeded())
+            self.ungrounded += [f"'{c}'" for c in claims]
+            if self.ungrounded:
+                self._emit("ungrounded", ", ".join(self.ungrounded), values=self.ungrounded)
+                said = []
+                if len(self.ungrounded) > len(claims):
+                    said.append("states values no tool returned: " + ", ".join(self.ungrounded[: len(self.ungrounded) - len(claims)]))
+                if claims:
+                    said.append("says " + ", ".join(f"'{c}'" for c in claims) + " but no tool did that")
+                raise Ungrounded("the answer " + "; and ".join(said))
+        raise Solved("answered")
+
+    def _succeeded(self) -> list[str]:
+        """Names of the tools whose calls succeeded in this episode."""
+        return [self.history[i].action.name for i, ok in self.made.values() if ok]
+
+    def _evidence(self) -> list[str]:
+        """What an answer may rest on: the request and every observation of the episode."""
+        return [self.instruction, *(s.observation for s in self.history if s.observation)]
 
     # --- the three roles ----------------------------------------------------------------------
 
     def _plan(self) -> tuple[str, str]:
         prompt = self._prompt("planner")
-        out = self._query("planner", prompt)
+        answer = True
+        if self.config.ground_answers:  # no answer while a requested action has not happened
+            self.pending = pending_actions(self.instruction, self.tool_names, self._succeeded())
+            answer = not self.pending
+        out = self._query("planner", prompt, grammar=planner_grammar(answer))
         while True:
             try:
                 rationale, next_ = planner.parse(out)
@@ -168,7 +231,7 @@ class Agent:
                 # trained format: the prompt ends with "Rationale: ...\nNext:".
                 rationale = _first_line(out)
                 decision = self._query("planner", f"{prompt}Rationale: {rationale}\nNext:",
-                                       max_new_tokens=DECISION_TOKENS)
+                                       max_new_tokens=DECISION_TOKENS, grammar=decision_grammar(answer))
                 out = f"Rationale: {rationale}\nNext:{decision}"
                 continue
             self.format_errors["planner"] = 0
@@ -176,7 +239,9 @@ class Agent:
             return rationale, next_
 
     def _act(self, rationale: str) -> None:
-        out = self._query("caller", self._prompt("caller", rationale))
+        out = self._query("caller", self._prompt("caller", rationale),
+                          grammar=caller_grammar(self.tool_schemas))
+        self.caller_outputs.append(out)
         try:
             call = caller.parse(out)
         except FormatError as e:
@@ -193,6 +258,10 @@ class Agent:
                 reason.insert(1, f"did you mean {', '.join(map(repr, close))}?")
             self._reject(rationale, call, out, "; ".join(reason))
             return
+        if self.config.loop_guard and self._repeated(rationale, call, out):
+            return
+        if self.config.ground_answers:
+            self._check_arguments(rationale, call, out)
         step = Step(rationale, "caller", call)
         self.history.append(step)
         self._emit("call", f"{call.name} {json.dumps(call.arguments, ensure_ascii=False)}",
@@ -202,8 +271,52 @@ class Agent:
             timeout = max(0.01, min(timeout, self.config.max_seconds - self.elapsed))
         obs = self.tools.call(call.name, call.arguments, timeout=timeout)
         step.observation = obs.content
+        self.made[_call_key(call)] = (len(self.history) - 1, obs.ok)
+        self.calls_log.append((call.name, call.arguments, obs.ok))
         self._emit("observation", obs.content, ok=obs.ok)
         self._check_time()
+
+    def _check_arguments(self, rationale: str, call: ToolCall, output: str) -> None:
+        """End the episode with a question when the call's identity arguments were made up."""
+        schema = next(t for t in self.tool_schemas if t["name"] == call.name)
+        invented = invented_arguments(call.arguments, schema, [self.instruction, *self._evidence()])
+        if not invented:
+            return
+        props = schema["parameters"].get("properties") or {}
+        wanted = ", ".join(f"the {n}" + (f" ({props[n]['description'].rstrip('.')})" if props[n].get("description") else "")
+                           for n in invented)
+        self._reject(rationale, call, output, f"{', '.join(map(repr, invented))}: not given by the user or any tool")
+        found = [s for s in self.history if s.observation and self.made.get(_call_key(s.action), (0, False))[1]]
+        so_far = (f" So far, {found[-1].action.name} returned: {truncate_observation(found[-1].observation, 600)}"
+                  if found else "")
+        self.answer = (f"To {call.name.replace('_', ' ')} I need {wanted}, and your request does not say it. "
+                       f"Please tell me.{so_far}")
+        self._emit("answer", self.answer)
+        raise NeedsInput(f"{call.name} needs {', '.join(invented)}, which no one gave; asked the user")
+
+    def _repeated(self, rationale: str, call: ToolCall, output: str) -> bool:
+        """The loop guard: True when `call` was made before and must not run again."""
+        key = _call_key(call)
+        if key not in self.made:
+            return False
+        index, ok = self.made[key]
+        self.calls_log.append((call.name, call.arguments, ok))
+        self.repeats[key] = self.repeats.get(key, 0) + 1
+        self.guard_log.append({"step": len(self.history), "name": call.name, "earlier_ok": ok})
+        if self.repeats[key] >= 2:
+            self.guard_log[-1]["ended"] = True
+            if any(ok for _, ok in self.made.values()):
+                self._emit("guard", f"{call.name} was repeated again; answering from what was observed")
+                self._finish("The same call was made again; answer from what the tools returned.",
+                             "summarizer")
+            raise Stuck(f"the caller repeated {call.name} {_args(call)} although it had already "
+                        f"{'returned' if ok else 'failed'} at step {index + 1}")
+        earlier = truncate_observation(self.history[index].observation or "", 300)
+        verb = "returned" if ok else "failed with"
+        self._reject(rationale, call, output,
+                     f"this exact call was already made at step {index + 1} and {verb}: {earlier}; "
+                     "it was not run again: use that result, or call with other arguments")
+        return True
 
     def _summarize(self) -> str:
         while True:
@@ -226,12 +339,19 @@ class Agent:
             return caller.prompt(*args, rationale or "")
         return _ROLE_MODULES[role].prompt(*args)
 
-    def _query(self, role: str, prompt: str, max_new_tokens: int | None = None) -> str:
+    def _query(self, role: str, prompt: str, max_new_tokens: int | None = None,
+               grammar: Grammar | None = None) -> str:
         self._check_time()
         module = _ROLE_MODULES[role]
+        extra = {}
+        if grammar is not None and self.config.constrain:
+            if getattr(self.llm, "constrains", False):
+                extra["constraint"] = grammar
+            else:
+                self.unconstrained = True
         out = self.llm.complete([prompt], role="single" if self.single_mode else role,
                                 max_new_tokens=max_new_tokens or module.MAX_NEW_TOKENS,
-                                stop=list(module.STOP))[0]
+                                stop=list(module.STOP), **extra)[0]
         self.tokens += self.count_tokens(prompt) + self.count_tokens(out)
         if self.config.max_tokens is not None and self.tokens > self.config.max_tokens:
             raise TokenLimit(f"used {self.tokens} tokens; the limit is {self.config.max_tokens}")
@@ -265,13 +385,16 @@ class Agent:
         if self.on_event is not None:
             self.on_event(Event(kind, text, data))
 
-    def _start(self, query: str, toolset: str | None, episode_id: str | None) -> None:
+    def _start(self, query: str, toolset: str | None, episode_id: str | None,
+               keep_tools: list[str] = ()) -> None:
         self.instruction = check_query(query, self.config.max_query_chars)
         try:
             names = self.tools.toolset(toolset) if toolset else None
         except KeyError as e:
             raise QueryError(str(e.args[0]) if e.args else f"unknown tool set {toolset!r}") from None
-        self.tool_schemas = [normalize_tool(s) for s in self.tools.schemas(names)]
+        available = [normalize_tool(s) for s in self.tools.schemas(names)]
+        self.tool_schemas = retrieve(available, self.instruction, self.config.max_tools, keep=keep_tools)
+        self.tools_available = len(available)
         self.tool_names = [s["name"] for s in self.tool_schemas]
         self.toolset = toolset or "all"
         self.id = episode_id or f"run-{uuid.uuid4().hex[:12]}"
@@ -280,6 +403,14 @@ class Agent:
         self.errors: list[dict[str, Any]] = []
         self.format_errors = {"planner": 0, "caller": 0, "summarizer": 0}
         self.answer: str | None = None
+        self.made: dict[str, tuple[int, bool]] = {}  # call key -> (history index, ok)
+        self.repeats: dict[str, int] = {}
+        self.guard_log: list[dict[str, Any]] = []
+        self.caller_outputs: list[str] = []
+        self.calls_log: list[tuple[str, dict[str, Any], bool]] = []  # every call asked for, run or not
+        self.ungrounded: list[str] = []
+        self.pending: list[str] = []  # requested actions no tool has done yet
+        self.unconstrained = False  # a grammar was asked for but the backend cannot apply it
         self.tokens = 0
         self.status, self.message = "running", ""
         self.started = time.monotonic()
@@ -295,11 +426,22 @@ class Agent:
                 "mode": "single" if self.single_mode else "alpha-umi", "toolset": self.toolset,
                 "steps_taken": len(self.history), "tokens": self.tokens,
                 "seconds": round(self.elapsed, 3), "rejected_calls": rejected,
-                "format_errors": self.errors}
+                "format_errors": self.errors, "tools_available": self.tools_available,
+                "constrained": self.config.constrain and not self.unconstrained,
+                "repeated_calls": self.guard_log, "ungrounded": self.ungrounded,
+                "faults": self.faults()}
         return Trajectory(id=self.id, instruction=self.instruction, tools=self.tool_schemas,
                           steps=steps, answer=self.answer,
                           outcome="solved" if self.status == "solved" else "given_up",
                           source="agent", meta=meta)
+
+    def faults(self) -> dict[str, int]:
+        """Form faults of this episode's calls and how it ended (see `agent.faults`)."""
+        counts = faults.count_calls(self.caller_outputs, self.tool_schemas)
+        counts.update(faults.repeats(self.calls_log))
+        counts["stuck"] = int(self.status == "stuck")
+        counts["ungrounded"] = int(self.status == "ungrounded")
+        return faults.total([counts])
 
     def save(self) -> None:
         """Validate and atomically write the trajectory JSON (when a save path was given)."""

@@ -10,6 +10,10 @@ Output layout::
     OUT/stats.json                                  counts and token-length percentiles
 
 Every file is written atomically, so an interrupted build never leaves a half-written file.
+
+`retrieve_tools=K` renders the training rows as the runtime sees a request with more than K tools:
+a trajectory offering more keeps only the K that `tools.retrieval` selects for its instruction
+(always including the tools it calls).  The trajectory files keep every tool.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import hashlib
 import json
 import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +110,23 @@ def dedupe(trajs: list[Trajectory]) -> list[Trajectory]:
     return out
 
 
+def narrow_tools(t: Trajectory, k: int | None) -> Trajectory:
+    """`t` offering only the `k` tools retrieved for its instruction, keeping those it calls;
+    `t` itself when k is None or <= 0 or it offers no more than k tools."""
+    if not k or k <= 0 or len(t.tools) <= k:
+        return t
+    from multiagentllm.tools.retrieval import retrieve
+
+    return replace(t, tools=retrieve(t.tools, t.instruction, k, keep=[c.name for c in t.calls]))
+
+
 def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None = None,
           synthetic: list[Path] | None = None, skip_bad: bool = False, dev: float = 0.05,
-          test: float = 0.05, tokenizer: str | None = "embedded") -> BuildReport:
-    """Build every training set; returns counts (also written to OUT/stats.json)."""
+          test: float = 0.05, tokenizer: str | None = "embedded",
+          retrieve_tools: int | None = None) -> BuildReport:
+    """Build every training set; returns counts (also written to OUT/stats.json).
+
+    `retrieve_tools`: render rows with at most that many tools per trajectory (see `narrow_tools`)."""
     out = Path(out)
     data_root = Path(data_root) if data_root else default_data_root()
     sources = list(DEFAULT_SOURCES if sources is None else sources)
@@ -125,6 +142,7 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
         splits = assign_splits(trajs, dev=dev, test=test, forced=TEST_ONLY_SOURCES)
         tok = load_stats_tokenizer(tokenizer) if tokenizer else None
         row_counts: dict[str, dict[str, Any]] = defaultdict(dict)
+        narrowed: dict[str, int] = {}
         token_counts: dict[str, Any] = {"tokenizer": tokenizer} if tok else {}
         task = progress.add_task("render rows", total=len(trajs) * len(builders.DATASETS))
         for split, group in splits.items():
@@ -132,9 +150,11 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
             # may read only the first rows of a file
             random.Random(f"{split}-{len(group)}").shuffle(group)
             write_jsonl(out / "trajectories" / f"{split}.jsonl", group)
+            rendered = [narrow_tools(t, retrieve_tools) for t in group]
+            narrowed[split] = sum(r is not t for r, t in zip(rendered, group))
             for name in builders.DATASETS:
                 step_rows, seq_rows = [], []
-                for t in group:
+                for t in rendered:
                     step_rows.extend(builders.STEP_ROWS[name](t))
                     row = builders.sequence_row(t, name)
                     if row is not None:
@@ -163,6 +183,8 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
             "trajectories_after_dedup": len(trajs),
             "trajectories": {s: _by_source(g) for s, g in splits.items()},
             "outcomes": {s: dict(Counter(t.outcome for t in g)) for s, g in splits.items()},
+            "retrieve_tools": retrieve_tools or None,
+            "tools_narrowed": narrowed,
             "items": {k: len(v) for k, v in items.items()},
             "catalogue": {k: len(v) for k, v in catalogue.items()},
             "rows": row_counts,

@@ -23,6 +23,9 @@ def build_command(
     dev: float = typer.Option(0.05, help="Fraction of instructions held out for dev."),
     test: float = typer.Option(0.05, help="Fraction of instructions held out for test."),
     tokenizer: str = typer.Option("embedded", help="Tokenizer for the length statistics ('none' to skip)."),
+    retrieve_tools: int = typer.Option(0, "--retrieve-tools", metavar="K", min=0,
+                                       help="Render prompts with the K tools retrieved for the instruction "
+                                            "(always those it calls) when a trajectory offers more; 0: all tools."),
 ) -> None:
     """Build DIR/trajectories, the GLPFT training sets and DIR/stats.json."""
     from rich.console import Console
@@ -33,7 +36,8 @@ def build_command(
     names = [s.strip() for s in sources.split(",") if s.strip()]
     try:
         report = build(out, sources=names, data_root=data_root, synthetic=synthetic, skip_bad=skip_bad,
-                       dev=dev, test=test, tokenizer=None if tokenizer == "none" else tokenizer)
+                       dev=dev, test=test, tokenizer=None if tokenizer == "none" else tokenizer,
+                       retrieve_tools=retrieve_tools or None)
     except (DataError, KeyError) as e:
         raise typer.BadParameter(str(e).strip('"')) from None
     c = report.counts

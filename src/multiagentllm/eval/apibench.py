@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.agent.faults import total
 from multiagentllm.data.loaders import CallItem
 from multiagentllm.data.loaders.apibench import (
     api_database_path, call_to_toolcall, load_api_database, load_apibench, reference_calls, toolcall_to_code,
@@ -96,11 +97,13 @@ def evaluate_apibench(paths: list[str | os.PathLike], gen: Generator, *, limit: 
             groups[hub].append(verdict.status)
             records.append({"id": item.id, "hub": hub, "answer": code, "status": verdict.status,
                             "reason": "; ".join([verdict.reason] + ep.errors).strip("; "),
-                            "reference": item.meta["api_call"], "end": ep.end, "outputs": ep.outputs})
+                            "reference": item.meta["api_call"], "end": ep.end, "outputs": ep.outputs,
+                            "faults": ep.faults()})
     statuses = [r["status"] for r in records]
     report = {"benchmark": "apibench", "data": [str(p) for p in paths], "n": len(records),
               **_rates(statuses),
               "groups": {hub: {"n": len(s), **_rates(s)} for hub, s in sorted(groups.items())},
+              "faults": total(r["faults"] for r in records),
               "bad_items": report_bad.skipped, "bad_examples": report_bad.examples}
     return report, records
 

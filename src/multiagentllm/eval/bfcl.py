@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from multiagentllm.data.loaders.bfcl import load_bfcl
+from multiagentllm.agent.faults import total
 from multiagentllm.eval.bfcl_checker import check
 from multiagentllm.eval.episodes import Task, run_episodes
 from multiagentllm.eval.generate import Generator
@@ -48,9 +49,10 @@ def evaluate_bfcl(questions: str | os.PathLike, gen: Generator, *, answers: str 
         records.append({"id": item.id, "category": item.meta["category"], "calls": output,
                         "valid": result.valid, "error_type": result.kind,
                         "reason": "; ".join(x for x in [result.error, *ep.errors] if x),
-                        "end": ep.end, "outputs": ep.outputs})
+                        "end": ep.end, "outputs": ep.outputs, "faults": ep.faults()})
     valid = [r["valid"] for r in records]
     report = {"benchmark": "bfcl", "data": [str(questions)], "n": len(records), "accuracy": mean(valid),
               "groups": {c: {"n": len(v), "accuracy": mean(v)} for c, v in sorted(groups.items())},
+              "faults": total(r["faults"] for r in records),
               "bad_items": bad.skipped, "bad_examples": bad.examples}
     return report, records

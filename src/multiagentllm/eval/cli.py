@@ -36,20 +36,41 @@ Batch = Annotated[int, typer.Option(help="Prompts per generation batch; 0: autom
 Name = Annotated[Optional[str], typer.Option(help="System name shown in reports.")]
 
 
+NoConstrain = Annotated[bool, typer.Option("--no-constrain", help="Decode planner and caller turns without their grammars (ablation).")]
+NoRetrieval = Annotated[bool, typer.Option("--no-retrieval", help="Offer every available tool, however many (ablation).")]
+NoGuard = Annotated[bool, typer.Option("--no-guard", help="Let identical calls run again (ablation).")]
+NoGrounding = Annotated[bool, typer.Option("--no-grounding", help="Accept answers with values no tool returned (ablation).")]
+Plain = Annotated[bool, typer.Option("--plain", help="All four safeguards off: the runtime as before them.")]
+MaxTools = Annotated[Optional[int], typer.Option(help="Tools offered (retrieved) when more are available; default: the trained prompt size.", min=1)]
+
+
+def runtime_options(no_constrain: bool, no_retrieval: bool, no_guard: bool, no_grounding: bool,
+                    plain: bool, max_tools: int | None) -> dict:
+    """The safeguard settings the flags describe (`agent.loop.AgentConfig` fields)."""
+    from multiagentllm.tools.retrieval import DEFAULT_K
+
+    return {"constrain": not (no_constrain or plain),
+            "max_tools": None if (no_retrieval or plain) else (max_tools or DEFAULT_K),
+            "loop_guard": not (no_guard or plain), "ground_answers": not (no_grounding or plain)}
+
+
 def _data_root() -> Path:
     from multiagentllm.eval.suite import data_root
 
     return data_root()
 
 
-def _system(checkpoint, single, base, endpoint, model, name):
+def _system(checkpoint, single, base, endpoint, model, name, runtime=None):
     from multiagentllm.eval.systems import load_system
 
     try:
-        return load_system(checkpoint, single=single, base=base, endpoint=endpoint, model=model,
-                           api_key=os.environ.get("OPENAI_API_KEY"), name=name)
+        system = load_system(checkpoint, single=single, base=base, endpoint=endpoint, model=model,
+                             api_key=os.environ.get("OPENAI_API_KEY"), name=name)
     except (ValueError, RuntimeError, OSError) as e:
         raise typer.BadParameter(str(e)) from None
+    for key, value in (runtime or {}).items():
+        setattr(system, key, value)
+    return system
 
 
 def _paths(benchmark: str, system_name: str, out: Path | None, cache: Path | None) -> tuple[Path, Path]:
@@ -67,10 +88,10 @@ def _finish(report: dict, records: list, system, gen, out: Path) -> None:
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
-def _run(benchmark, checkpoint, single, base, endpoint, model, name, out, cache, batch_size):
+def _run(benchmark, checkpoint, single, base, endpoint, model, name, out, cache, batch_size, runtime=None):
     from multiagentllm.eval.generate import Generator
 
-    system = _system(checkpoint, single, base, endpoint, model, name)
+    system = _system(checkpoint, single, base, endpoint, model, name, runtime)
     out, cache = _paths(benchmark, system.name, out, cache)
     return system, Generator(system, cache=cache, batch_size=batch_size), out
 
@@ -79,11 +100,13 @@ def _run(benchmark, checkpoint, single, base, endpoint, model, name, out, cache,
 def static(data: Annotated[Path, typer.Option(help="Test trajectories (canonical JSONL or alpha-UMi format).")],
            checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
            model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None,
-           batch_size: Batch = 0, name: Name = None) -> None:
+           batch_size: Batch = 0, name: Name = None, no_constrain: NoConstrain = False,
+           plain: Plain = False) -> None:
     """Step-level Plan ACC, Act. EM, Hallu, Arg. F1 and ROUGE-L, overall and per group."""
     from multiagentllm.eval.static import evaluate_static
 
-    system, gen, out = _run("static", checkpoint, single, base, endpoint, model, name, out, cache, batch_size)
+    system, gen, out = _run("static", checkpoint, single, base, endpoint, model, name, out, cache, batch_size,
+                            runtime_options(no_constrain, False, False, False, plain, None))
     report, records = evaluate_static(data, gen, limit=limit)
     _finish(report, records, system, gen, out)
 
@@ -92,7 +115,8 @@ def static(data: Annotated[Path, typer.Option(help="Test trajectories (canonical
 def apibench(data: Annotated[Optional[list[Path]], typer.Option(help="APIBench eval split(s); default: the shipped ones.")] = None,
              checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
              model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None,
-             batch_size: Batch = 0, name: Name = None) -> None:
+             batch_size: Batch = 0, name: Name = None, no_constrain: NoConstrain = False,
+             plain: Plain = False) -> None:
     """Gorilla APIBench: AST match against the API database; accuracy and hallucination per hub."""
     from multiagentllm.data.loaders import SOURCES
     from multiagentllm.eval.apibench import evaluate_apibench
@@ -100,7 +124,8 @@ def apibench(data: Annotated[Optional[list[Path]], typer.Option(help="APIBench e
     paths = data or SOURCES["apibench_eval"].files(_data_root())
     if not paths:
         raise typer.BadParameter(f"no APIBench eval files under {_data_root()}; pass --data FILE")
-    system, gen, out = _run("apibench", checkpoint, single, base, endpoint, model, name, out, cache, batch_size)
+    system, gen, out = _run("apibench", checkpoint, single, base, endpoint, model, name, out, cache, batch_size,
+                            runtime_options(no_constrain, False, False, False, plain, None))
     report, records = evaluate_apibench(paths, gen, limit=limit)
     _finish(report, records, system, gen, out)
 
@@ -110,12 +135,14 @@ def bfcl(questions: Annotated[Path, typer.Option(help="BFCL question file (singl
          answers: Annotated[Optional[Path], typer.Option(help="possible_answer file (default: beside the questions).")] = None,
          checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
          model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None,
-         batch_size: Batch = 0, name: Name = None,
+         batch_size: Batch = 0, name: Name = None, no_constrain: NoConstrain = False,
+         no_guard: NoGuard = False, plain: Plain = False,
          max_calls: Annotated[int, typer.Option(help="Most calls one episode may make.", min=1)] = 6) -> None:
     """BFCL AST accuracy (simple, multiple, parallel, parallel_multiple, irrelevance)."""
     from multiagentllm.eval.bfcl import evaluate_bfcl
 
-    system, gen, out = _run("bfcl", checkpoint, single, base, endpoint, model, name, out, cache, batch_size)
+    system, gen, out = _run("bfcl", checkpoint, single, base, endpoint, model, name, out, cache, batch_size,
+                            runtime_options(no_constrain, False, no_guard, False, plain, None))
     report, records = evaluate_bfcl(questions, gen, answers=answers, limit=limit, max_calls=max_calls)
     _finish(report, records, system, gen, out)
 
@@ -130,14 +157,17 @@ def passrate(data: Annotated[Path, typer.Option(help="Trajectories whose tasks a
                                                    "(give a held-out file, e.g. DATA/trajectories/test.jsonl); "
                                                    "all: every task.")] = "held_out",
              max_steps: Annotated[int, typer.Option(help="Planner turns per episode.", min=1)] = 12,
-             seed: Annotated[int, typer.Option(help="Seed of the --limit sample (equal shares per task family).")] = 0) -> None:
+             seed: Annotated[int, typer.Option(help="Seed of the --limit sample (equal shares per task family).")] = 0,
+             no_constrain: NoConstrain = False, no_retrieval: NoRetrieval = False, no_guard: NoGuard = False,
+             no_grounding: NoGrounding = False, plain: Plain = False, max_tools: MaxTools = None) -> None:
     """End-to-end pass rate: the agent runs each task (one per instruction) with real tools;
     code checks the result."""
     from multiagentllm.eval.passrate import FAMILIES, benchmark_name, evaluate_passrate
 
     if families not in FAMILIES:
         raise typer.BadParameter(f"{families!r}; choose one of {', '.join(FAMILIES)}", param_hint="--families")
-    system = _system(checkpoint, single, base, endpoint, model, name)
+    system = _system(checkpoint, single, base, endpoint, model, name,
+                     runtime_options(no_constrain, no_retrieval, no_guard, no_grounding, plain, max_tools))
     out, cache = _paths(benchmark_name(families), system.name, out, cache)
     report, records = evaluate_passrate(data, system, limit=limit, cache=cache, families=families,
                                         max_steps=max_steps, seed=seed)
@@ -194,7 +224,9 @@ def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint fold
                                                              "rate (default: out/synth/trajectories.jsonl if it exists)."
                                                         )] = None,
           seed: Annotated[int, typer.Option(help="Seed of the static and pass-rate samples.")] = 0,
-          batch_size: Batch = 0) -> None:
+          batch_size: Batch = 0, no_constrain: NoConstrain = False, no_retrieval: NoRetrieval = False,
+          no_guard: NoGuard = False, no_grounding: NoGrounding = False, plain: Plain = False,
+          max_tools: MaxTools = None) -> None:
     """The whole results table for one checkpoint (alpha-UMi, single-LLM, untrained base), resumable."""
     import shlex
     import sys
@@ -209,7 +241,8 @@ def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint fold
                           benchmarks=parse_names(benchmarks, BENCHMARKS, "benchmarks"), chosen=benchmarks is not None,
                           limit_static=limit_static, limit_passrate=limit_passrate, limit_bfcl=limit_bfcl,
                           limit_apibench=limit_apibench, synth=synth, data_root=_data_root(), seed=seed,
-                          batch_size=batch_size, command=shlex.join(sys.argv))
+                          batch_size=batch_size, command=shlex.join(sys.argv),
+                          **runtime_options(no_constrain, no_retrieval, no_guard, no_grounding, plain, max_tools))
         result = run_suite(cfg)
     except (SuiteError, DataError, CheckpointError, FileNotFoundError) as e:
         raise typer.BadParameter(str(e)) from None

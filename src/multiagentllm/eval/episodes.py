@@ -12,13 +12,20 @@ each role's next prompt extends its previous one and the runner prefills only th
 The prompts, stop strings and token budgets are the roles' own, through `System.prompt` and
 `Generator`, so alpha-UMi and the single-LLM baseline are driven identically.  An output that
 does not parse ends the item's episode; its reason is recorded.
+
+The runtime's safeguards apply as in `agent.loop`: turns decode under their grammars when the
+system constrains, and with the loop guard a call identical to an earlier one is not recorded
+again (the planner is told it was already made); repeating it once more ends the episode
+(`guard`). Each item counts its call faults (`agent.faults`).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from multiagentllm.agent.faults import count_calls, repeats, total
 from multiagentllm.eval.generate import Generator, Request
 from multiagentllm.roles import FormatError, caller, planner, summarizer
 from multiagentllm.types import Step, ToolCall
@@ -38,13 +45,20 @@ class Episode:
     task: Task
     steps: list[Step] = field(default_factory=list)
     answer: str | None = None
-    end: str = "running"  # summarizer | give_up | max_calls | format_error
+    end: str = "running"  # summarizer | give_up | max_calls | format_error | guard
     errors: list[str] = field(default_factory=list)
     outputs: list[dict[str, str]] = field(default_factory=list)  # raw model outputs, for the report
+    refused: set[int] = field(default_factory=set)  # steps whose call the loop guard did not record
+    asked: list[ToolCall] = field(default_factory=list)  # every call the caller wrote, refused or not
 
     @property
     def calls(self) -> list[ToolCall]:
-        return [s.action for s in self.steps if s.action is not None]
+        return [s.action for i, s in enumerate(self.steps) if s.action is not None and i not in self.refused]
+
+    def faults(self) -> dict[str, int]:
+        counts = count_calls((o["output"] for o in self.outputs if o["turn"] == "caller"), self.task.tools)
+        counts.update(repeats((c.name, c.arguments, True) for c in self.asked))
+        return total([counts])
 
     @property
     def open(self) -> bool:
@@ -97,6 +111,9 @@ def _lockstep(gen: Generator, tasks: list[Task], *, max_calls: int, summarize: b
                 except FormatError as e:
                     _fail(ep, "caller", e)
                     continue
+                ep.asked.append(call)
+                if gen.system.loop_guard and _guard(ep, rationale, call):
+                    continue
                 ep.steps.append(Step(rationale, "caller", call, NOT_EXECUTED))
                 if len(ep.calls) >= max_calls:
                     ep.end = "max_calls"
@@ -108,9 +125,25 @@ def _lockstep(gen: Generator, tasks: list[Task], *, max_calls: int, summarize: b
     return episodes
 
 
+def _guard(ep: Episode, rationale: str, call: ToolCall) -> bool:
+    """The loop guard: True when `call` repeats an earlier one (and is not recorded)."""
+    earlier = [i for i, s in enumerate(ep.steps) if s.action == call and i not in ep.refused]
+    if not earlier:
+        return False
+    if any(ep.steps[i].action == call for i in ep.refused):
+        ep.end = "guard"  # repeated again after the guard said so
+        return True
+    error = json.dumps({"error": f"this exact call was already made at step {earlier[0] + 1}; it was not "
+                                 "run again: use that result, or call with other arguments"})
+    ep.refused.add(len(ep.steps))
+    ep.steps.append(Step(rationale, "caller", call, error))
+    return True
+
+
 def _request(gen: Generator, ep: Episode, turn: str, tag: str, rationale: str | None = None) -> Request:
     t = ep.task
-    return Request(f"{t.key}#{tag}", turn, gen.system.prompt(turn, t.instruction, t.tools, ep.steps, rationale))
+    return Request(f"{t.key}#{tag}", turn, gen.system.prompt(turn, t.instruction, t.tools, ep.steps, rationale),
+                   gen.system.grammar(turn, t.tools))
 
 
 def _fail(ep: Episode, turn: str, error: FormatError) -> None:

@@ -19,10 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from multiagentllm.roles import caller, planner, single, summarizer
+from multiagentllm.roles.grammar import PLANNER, Grammar, caller_grammar
+from multiagentllm.tools.retrieval import DEFAULT_K
 from multiagentllm.types import LLM, Step
 
 TURNS = {"planner": planner, "caller": caller, "summarizer": summarizer}
@@ -33,15 +37,38 @@ class Request:
     key: str  # the item (and step) this prompt belongs to
     turn: str  # planner | caller | summarizer: which role's turn is written
     prompt: str
+    grammar: Grammar | None = None  # the turn's output grammar, when decoding is constrained
 
 
 @dataclass
 class System:
-    """What is evaluated: an LLM, and whether it is the single-LLM baseline."""
+    """What is evaluated: an LLM, whether it is the single-LLM baseline, and the runtime's
+    safeguards (`agent.loop.AgentConfig`): grammar-constrained turns, tool retrieval, the loop
+    guard and answer grounding. `plain()` turns all of them off, for ablations."""
 
     llm: LLM
     single: bool = False
     name: str = "alpha-umi"
+    constrain: bool = True
+    max_tools: int | None = DEFAULT_K
+    loop_guard: bool = True
+    ground_answers: bool = True
+
+    def runtime(self) -> dict[str, Any]:
+        """The safeguard settings (part of the evaluation's decoding fingerprint)."""
+        return {"constrain": self.constrain, "max_tools": self.max_tools, "loop_guard": self.loop_guard,
+                "ground_answers": self.ground_answers}
+
+    def plain(self) -> "System":
+        """The same system with every safeguard off."""
+        self.constrain, self.max_tools, self.loop_guard, self.ground_answers = False, None, False, False
+        return self
+
+    def grammar(self, turn: str, tools: list[dict]) -> Grammar | None:
+        """The grammar `turn` decodes under, or None (unconstrained, or a free-text turn)."""
+        if not self.constrain:
+            return None
+        return {"planner": PLANNER, "caller": caller_grammar(tools)}.get(turn)
 
     def model_role(self, turn: str) -> str:
         return "single" if self.single else turn
@@ -87,6 +114,7 @@ class Generator:
         self.cache_path = Path(cache) if cache else None
         self.cached: dict[str, str] = {}
         self.generated = self.reused = 0
+        self.unconstrained = False  # grammars were asked for but the backend cannot apply them
         if self.cache_path is not None:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
             if self.cache_path.exists():
@@ -102,7 +130,8 @@ class Generator:
                     continue  # a line cut short by an interruption: generate it again
 
     def cache_key(self, request: Request) -> str:
-        return f"{request.key}|{self.system.model_role(request.turn)}|{request.turn}|{prompt_hash(request.prompt)}"
+        key = f"{request.key}|{self.system.model_role(request.turn)}|{request.turn}|{prompt_hash(request.prompt)}"
+        return key if request.grammar is None else f"{key}|{request.grammar.key}"
 
     def run(self, requests: list[Request], desc: str = "generating") -> list[str]:
         """One output per request, in request order."""
@@ -127,9 +156,18 @@ class Generator:
                 module = TURNS[turn]
                 for start in range(0, len(work), self.batch_size):
                     batch = work[start:start + self.batch_size]
+                    grammars = [r.grammar for _, r in batch]
+                    extra = {}
+                    if any(g is not None for g in grammars):
+                        if getattr(self.system.llm, "constrains", False):
+                            extra["constraint"] = grammars
+                        elif not self.unconstrained:
+                            self.unconstrained = True  # reported with the run
+                            warnings.warn(f"{self.system.name}: this model backend cannot constrain "
+                                          "decoding; its turns are generated without grammars", stacklevel=2)
                     outputs = self.system.llm.complete(
                         [r.prompt for _, r in batch], role=self.system.model_role(turn),
-                        max_new_tokens=module.MAX_NEW_TOKENS, stop=list(module.STOP))
+                        max_new_tokens=module.MAX_NEW_TOKENS, stop=list(module.STOP), **extra)
                     if len(outputs) != len(batch):
                         raise RuntimeError(f"the model returned {len(outputs)} outputs for {len(batch)} prompts")
                     self.store([(key, out) for (key, _), out in zip(batch, outputs)])
@@ -158,11 +196,20 @@ class CachedLLM:
         self.gen = Generator(System(llm), cache=cache, progress=False)
         self.count_tokens = getattr(llm, "count_tokens", None)
 
-    def complete(self, prompts: list[str], *, role: str, max_new_tokens: int, stop: list[str]) -> list[str]:
-        keys = [f"{self.namespace}|{role}|{max_new_tokens}|{prompt_hash(p)}" for p in prompts]
+    @property
+    def constrains(self) -> bool:
+        return bool(getattr(self.llm, "constrains", False))
+
+    def complete(self, prompts: list[str], *, role: str, max_new_tokens: int, stop: list[str],
+                 constraint: Any = None) -> list[str]:
+        # A constrained output is another generation than a free one: the grammar is in the key.
+        tag = f"|{constraint.key}" if constraint is not None and not isinstance(constraint, list) else ""
+        keys = [f"{self.namespace}|{role}|{max_new_tokens}|{prompt_hash(p)}{tag}" for p in prompts]
         todo = [(k, p) for k, p in zip(keys, prompts) if k not in self.gen.cached]
         if todo:
-            outs = self.llm.complete([p for _, p in todo], role=role, max_new_tokens=max_new_tokens, stop=stop)
+            extra = {"constraint": constraint} if constraint is not None else {}
+            outs = self.llm.complete([p for _, p in todo], role=role, max_new_tokens=max_new_tokens,
+                                     stop=stop, **extra)
             self.gen.store(list(zip((k for k, _ in todo), outs)))
         self.gen.reused += len(prompts) - len(todo)
         return [self.gen.cached[k] for k in keys]

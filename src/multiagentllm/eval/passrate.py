@@ -33,6 +33,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.agent.faults import total
 from multiagentllm.eval.generate import CachedLLM, System
 from multiagentllm.eval.metrics import mean
 from multiagentllm.eval.sampling import stratified_sample
@@ -147,16 +148,20 @@ def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | N
     for ref in tqdm(tasks, desc="episodes", unit="task", disable=not progress):
         registry = fresh_for(ref)
         registry.add_toolset("task", ref.tool_names)
-        agent = Agent(llm, registry, AgentConfig(max_steps=max_steps, max_seconds=None), single_mode=system.single)
+        config = AgentConfig(max_steps=max_steps, max_seconds=None, **system.runtime())
+        agent = Agent(llm, registry, config, single_mode=system.single)
         result = agent.run(ref.instruction, toolset="task", episode_id=ref.id)
         reason = judge_episode(ref, result.trajectory, result.status, world_state(registry))
         groups[group_of(ref)].append(reason is None)
         records.append({"id": ref.id, "group": group_of(ref), "passed": reason is None, "reason": reason or "",
                         "status": result.status, "answer": result.answer,
-                        "calls": [c.to_dict() for c in result.trajectory.calls]})
+                        "calls": [c.to_dict() for c in result.trajectory.calls],
+                        "faults": result.trajectory.meta["faults"]})
     passed = [r["passed"] for r in records]
     report = {"benchmark": benchmark_name(families), "families": families, "data": [str(path)],
               "n": len(records), "seed": seed, "pass_rate": mean(passed),
               "groups": {g: {"n": len(v), "pass_rate": mean(v)} for g, v in sorted(groups.items())},
+              "statuses": dict(sorted(Counter(r["status"] for r in records).items())),
+              "faults": total(r["faults"] for r in records),
               "bad_items": bad.skipped, "bad_examples": bad.examples, "unplayable": dict(sorted(unplayable.items()))}
     return report, records

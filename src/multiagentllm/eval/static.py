@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.agent.faults import call_fault, total
 from multiagentllm.eval.generate import Generator, Request
 from multiagentllm.eval.metrics import action_em, argument_f1, hallucinated, mean, plan_correct, rouge_l
 from multiagentllm.io import DataError, SkipReport, read_trajectories
@@ -76,10 +77,12 @@ def _cases(gen: Generator, trajs: list[Trajectory]) -> list[_Case]:
             history = traj.steps[:t]
             key = f"{traj.id}@{t}"
             prompt = gen.system.prompt("planner", traj.instruction, traj.tools, history)
-            cases.append(_Case(traj, t, "planner", Request(key, "planner", prompt)))
+            cases.append(_Case(traj, t, "planner", Request(key, "planner", prompt,
+                                                           gen.system.grammar("planner", traj.tools))))
             if step.next == "caller":
                 prompt = gen.system.prompt("caller", traj.instruction, traj.tools, history, step.rationale)
-                cases.append(_Case(traj, t, "caller", Request(key, "caller", prompt)))
+                cases.append(_Case(traj, t, "caller", Request(key, "caller", prompt,
+                                                              gen.system.grammar("caller", traj.tools))))
             elif step.next == "summarizer" and traj.answer:
                 prompt = gen.system.prompt("summarizer", traj.instruction, traj.tools, traj.steps[: t + 1])
                 cases.append(_Case(traj, t, "summarizer", Request(key, "summarizer", prompt)))
@@ -90,6 +93,8 @@ def _score(case: _Case, output: str) -> dict[str, Any]:
     """One case's record: the parsed prediction, its scores, and why it failed to parse."""
     step, rec = case.traj.steps[case.step], {"id": case.traj.id, "step": case.step, "turn": case.turn,
                                              "group": group_of(case.traj), "output": output}
+    if case.turn == "caller":
+        rec["fault"] = call_fault(output, case.traj.tools)
     try:
         if case.turn == "planner":
             _, predicted = planner.parse(output)
@@ -115,6 +120,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {m: mean(r[m] for r in records if m in r) for m in METRICS}
     out["counts"] = {turn: sum(r["turn"] == turn for r in records) for turn in ("planner", "caller", "summarizer")}
     out["unparsed"] = sum("reason" in r for r in records)
+    out["faults"] = total(Counter({"caller_outputs": 1, **({r["fault"]: 1} if r.get("fault") else {})})
+                          for r in records if r["turn"] == "caller")
     return out
 
 

@@ -38,6 +38,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from multiagentllm.eval.sampling import stratified_sample
+from multiagentllm.tools.retrieval import DEFAULT_K
 from multiagentllm.io import atomic_open, iter_jsonl, write_json, write_jsonl
 
 SYSTEMS = ("alpha-umi", "single", "base")
@@ -98,6 +99,15 @@ class SuiteConfig:
     seed: int = 0
     batch_size: int = 0  # 0: automatic (eval.generate.auto_batch_size)
     command: str = ""
+    # The runtime's safeguards (see agent.loop); all on by default, off for ablations.
+    constrain: bool = True
+    max_tools: int | None = DEFAULT_K
+    loop_guard: bool = True
+    ground_answers: bool = True
+
+    def runtime(self) -> dict[str, Any]:
+        return {"constrain": self.constrain, "max_tools": self.max_tools, "loop_guard": self.loop_guard,
+                "ground_answers": self.ground_answers}
 
     def limit(self, benchmark: str) -> int | None:
         return getattr(self, "limit_" + benchmark.split("_")[0])
@@ -241,7 +251,7 @@ def model_fingerprint(manifest: Any, system: str) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
-def decoding_fingerprint() -> str:
+def decoding_fingerprint(runtime: dict[str, Any] | None = None) -> str:
     """What a system's outputs depend on besides its weights and the items: how each turn is
     generated (its stop strings and token budget), how prompts are rendered, and the episode
     limits.  A code change to any of these makes earlier reports and generation caches stale
@@ -251,11 +261,12 @@ def decoding_fingerprint() -> str:
     from multiagentllm.agent import loop
     from multiagentllm.eval import bfcl
     from multiagentllm.eval.generate import TURNS
-    from multiagentllm.roles import render
+    from multiagentllm.roles import grammar, render
 
     parts = {"turns": {t: {"stop": list(m.STOP), "max_new_tokens": m.MAX_NEW_TOKENS} for t, m in TURNS.items()},
              "decision_tokens": loop.DECISION_TOKENS, "agent": asdict(loop.AgentConfig()),
-             "bfcl_max_calls": bfcl.MAX_CALLS,
+             "bfcl_max_calls": bfcl.MAX_CALLS, "runtime": runtime or {},
+             "grammars": [grammar.PLANNER.lark, grammar.DECISION.lark, grammar.JSON_STYLE],
              "render": [render.PROMPT_VERSION, render.OBSERVATION_CHARS, render.TOOL_DESC_CHARS,
                         render.PARAM_DESC_CHARS]}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
@@ -265,8 +276,12 @@ def _load(name: str, cfg: SuiteConfig, manifest: Any):
     from multiagentllm.eval import systems
 
     if name == "base":  # the untrained model GLPFT starts from, run with the alpha-UMi role prompts
-        return systems.load_system(base=manifest.base, name=name)
-    return systems.load_system(str(cfg.checkpoint), single=name == "single", name=name)
+        system = systems.load_system(base=manifest.base, name=name)
+    else:
+        system = systems.load_system(str(cfg.checkpoint), single=name == "single", name=name)
+    for key, value in cfg.runtime().items():
+        setattr(system, key, value)
+    return system
 
 
 def _free() -> None:
@@ -339,7 +354,7 @@ def run_system(name: str, cfg: SuiteConfig, manifest: Any, benches: list[Bench],
         timings[name] = {"status": NOT_TRAINED}
         return {"status": NOT_TRAINED, "reason": reason, "runs": {}}
     fingerprint = model_fingerprint(manifest, name)
-    decoding = decoding_fingerprint()
+    decoding = decoding_fingerprint(cfg.runtime())
     cache_key = hashlib.sha256(f"{fingerprint}|{decoding}".encode()).hexdigest()[:16]  # names every cache of this system
     runs: dict[str, dict] = {}
     todo = []

@@ -33,7 +33,8 @@ from multiagentllm.serve.state import ServerState, as_api_error
 from multiagentllm.serve.worker import QueuedLLM
 
 _FINISH = {"solved": "stop", "given_up": "stop", "format_error": "stop", "max_steps": "length",
-           "token_limit": "length", "timeout": "length"}
+           "token_limit": "length", "timeout": "length", "stuck": "stop", "ungrounded": "stop",
+           "needs_input": "stop"}
 
 
 @dataclass
@@ -124,11 +125,14 @@ def run_episode(state: ServerState, plan: EpisodePlan, *, cancel: threading.Even
     agent_config = AgentConfig(max_steps=plan.max_steps, max_format_errors=config.max_format_errors,
                                max_tokens=config.max_episode_tokens,
                                max_seconds=config.max_episode_seconds, tool_timeout=config.tool_timeout,
-                               max_query_chars=config.max_query_chars)
+                               max_query_chars=config.max_query_chars, constrain=config.constrain,
+                               max_tools=config.offered_tools, loop_guard=config.loop_guard,
+                               ground_answers=config.ground_answers)
     agent = Agent(replay, tools, agent_config, single_mode=state.single, on_event=emit,
                   count_tokens=state.count_tokens)
     try:
-        result = agent.run(plan.instruction, episode_id=plan.id)
+        # Tools the conversation already used stay offered (and the replayed prompts unchanged).
+        result = agent.run(plan.instruction, episode_id=plan.id, keep_tools=[c.name for c in plan.calls])
     except ClientToolCall as pause:
         cid = call_id(plan.id, len(tools.log))
         state.store.put(PausedEpisode(plan.id, plan.instruction, [s["name"] for s in plan.offered],
@@ -146,8 +150,10 @@ def run_episode(state: ServerState, plan: EpisodePlan, *, cancel: threading.Even
 
 
 def _content(result: Result) -> str:
-    if result.status == "solved" and result.answer:
-        return result.answer
+    if result.status in ("solved", "needs_input") and result.answer:
+        return result.answer  # needs_input: a question to the user
+    if result.status == "ungrounded" and result.answer:
+        return f"{result.answer}\n\n(Not backed by any tool result: {result.message})"
     if result.status == "given_up":
         return f"I could not complete this request with the available tools: {result.message}"
     return f"The agent stopped ({result.status}): {result.message}"

@@ -39,6 +39,11 @@ def serve(
     max_batch: int = typer.Option(8, "--max-batch", min=1, help="Waiting role completions merged into one model call."),
     request_timeout: float = typer.Option(600.0, "--request-timeout", min=0.1, help="Seconds a request may wait for the model (then 503)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    no_constrain: bool = typer.Option(False, "--no-constrain", help="Decode agent turns without their grammars (ablation)."),
+    max_tools: int | None = typer.Option(None, "--max-tools", min=1, help="Tools offered per episode (retrieved); default: the trained prompt size."),
+    no_retrieval: bool = typer.Option(False, "--no-retrieval", help="Offer every tool, however many."),
+    no_guard: bool = typer.Option(False, "--no-guard", help="Let identical calls run again."),
+    no_grounding: bool = typer.Option(False, "--no-grounding", help="Accept answers with values no tool returned."),
 ) -> None:
     """Serve the alpha-UMi agent (model alpha-umi) and its role models over the OpenAI API."""
     from rich.console import Console
@@ -70,7 +75,11 @@ def serve(
     except (CheckpointError, ModelNotFoundError, OSError) as e:
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(1) from None
-    config = ServeConfig(queue_size=queue_size, max_steps=max_steps, max_batch=max_batch,
+    from multiagentllm.tools.retrieval import DEFAULT_K
+
+    config = ServeConfig(constrain=not no_constrain, loop_guard=not no_guard, ground_answers=not no_grounding,
+                         offered_tools=None if no_retrieval else (max_tools or DEFAULT_K),
+                         queue_size=queue_size, max_steps=max_steps, max_batch=max_batch,
                          request_timeout=request_timeout)
     app = create_app(llm, config=config, single=single)
     if host not in ("127.0.0.1", "localhost", "::1"):

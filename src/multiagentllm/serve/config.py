@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from multiagentllm.tools.retrieval import DEFAULT_K
+
 AGENT_MODEL = "alpha-umi"
 THREE_ROLES = ("planner", "caller", "summarizer")
 
@@ -33,3 +35,8 @@ class ServeConfig:
     request_timeout: float = 600.0  # a request that waits longer for the model is answered 503
     paused_episodes: int = 1_024  # episodes waiting for a client's tool results (oldest dropped)
     paused_ttl: float = 3_600.0
+    # The runtime's safeguards for agent episodes (see agent.loop.AgentConfig)
+    constrain: bool = True
+    offered_tools: int | None = DEFAULT_K  # tools retrieved per episode (server and client tools alike)
+    loop_guard: bool = True
+    ground_answers: bool = True

@@ -11,7 +11,9 @@ role models)::
                          the planner's latest output ("Rationale: ...\\nNext: Caller" or just the
                          rationale), which a caller or summarizer turn carries out
 
-Tool definitions in the request are checked here: a malformed one is a 422 naming its index.
+Tool definitions in the request are checked here, with the same check the tool registry runs
+at registration (`tools/schema_check.py`): a malformed one is a 422 naming its index, the tool
+and the JSON path of the problem.
 """
 
 from __future__ import annotations
@@ -21,12 +23,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
 from multiagentllm.roles import FormatError, planner
 from multiagentllm.serve.config import ServeConfig
 from multiagentllm.serve.errors import APIError
 from multiagentllm.serve.protocol import ChatMessage
+from multiagentllm.tools.schema_check import ToolSchemaError, check_tool_schema
 from multiagentllm.types import SchemaError, ToolCall, normalize_tool
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -152,14 +153,11 @@ def check_tools(tools: list[Any], config: ServeConfig) -> list[dict[str, Any]]:
             raise _bad_tool(f"{where}.function.name", "must be 1-64 letters, digits, '_', '.' or '-'")
         if fn.get("description") is not None and not isinstance(fn["description"], str):
             raise _bad_tool(f"{where}.function.description", "must be a string")
-        params = fn.get("parameters")
-        if params is not None:
-            if not isinstance(params, dict) or params.get("type", "object") != "object":
-                raise _bad_tool(f"{where}.function.parameters", 'must be a JSON schema of "type": "object"')
-            try:
-                jsonschema.Draft7Validator.check_schema(params)
-            except jsonschema.SchemaError as e:
-                raise _bad_tool(f"{where}.function.parameters", f"is not a valid JSON schema: {e.message}")
+        try:
+            check_tool_schema(fn, where=where)
+        except ToolSchemaError as e:  # the message holds the exact path inside the parameters
+            raise APIError(422, str(e), param=f"{where}.function.parameters",
+                           code="invalid_tool_schema") from None
         try:
             schema = normalize_tool(tool, where=where)
         except SchemaError as e:

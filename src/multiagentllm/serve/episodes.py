@@ -123,8 +123,12 @@ class ReplayLLM:
         self.live = not self.replay
         self.count_tokens = getattr(inner, "count_tokens", None)
 
+    @property
+    def constrains(self) -> bool:
+        return bool(getattr(self.inner, "constrains", False))
+
     def complete(self, prompts: list[str], *, role: str, max_new_tokens: int,
-                 stop: list[str]) -> list[str]:
+                 stop: list[str], constraint: Any = None) -> list[str]:
         if self.replay:
             want, text = self.replay.pop(0)
             if want != role or len(prompts) != 1:
@@ -132,7 +136,8 @@ class ReplayLLM:
             self.log.append((role, text))
             return [text]
         self.live = True
-        outs = self.inner.complete(prompts, role=role, max_new_tokens=max_new_tokens, stop=stop)
+        extra = {"constraint": constraint} if constraint is not None else {}
+        outs = self.inner.complete(prompts, role=role, max_new_tokens=max_new_tokens, stop=stop, **extra)
         self.log.extend((role, o) for o in outs)
         return outs
 

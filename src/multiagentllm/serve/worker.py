@@ -44,6 +44,7 @@ class Job:
     role: str
     max_new_tokens: int
     stop: list[str]
+    constraints: list[Any] | None = None  # one grammar (or None) per prompt
     future: Future = field(default_factory=Future)
 
     @property
@@ -75,10 +76,12 @@ class ModelWorker:
         self.state = "stopped" if self.state != "failed" else self.state
 
     def submit(self, prompts: list[str], *, role: str, max_new_tokens: int,
-               stop: list[str]) -> Future:
+               stop: list[str], constraint: Any = None) -> Future:
         if self.state in ("failed", "stopped"):
             raise ModelUnavailable(f"the model is {self.state}" + (f": {self.error}" if self.error else ""))
-        job = Job(list(prompts), role, max_new_tokens, list(stop))
+        grammars = constraint if isinstance(constraint, list) else (
+            None if constraint is None else [constraint] * len(prompts))
+        job = Job(list(prompts), role, max_new_tokens, list(stop), grammars)
         self._jobs.put(job)
         return job.future
 
@@ -131,9 +134,11 @@ class ModelWorker:
             return
         prompts = [p for j in live for p in j.prompts]
         first = live[0]
+        grammars = [g for j in live for g in (j.constraints or [None] * len(j.prompts))]
+        extra = {"constraint": grammars} if any(g is not None for g in grammars) else {}
         try:
             outs = self.llm.complete(prompts, role=first.role, max_new_tokens=first.max_new_tokens,
-                                     stop=list(first.stop))
+                                     stop=list(first.stop), **extra)
             if len(outs) != len(prompts):
                 raise RuntimeError(f"the model returned {len(outs)} completions for {len(prompts)} prompts")
         except BaseException as e:  # noqa: BLE001 - each waiting request gets the error
@@ -190,11 +195,16 @@ class QueuedLLM:
         self.cancelled = threading.Event()
         self.prompt_tokens = self.completion_tokens = 0
 
+    @property
+    def constrains(self) -> bool:
+        return bool(getattr(self.worker.llm, "constrains", False))
+
     def complete(self, prompts: list[str], *, role: str, max_new_tokens: int,
-                 stop: list[str]) -> list[str]:
+                 stop: list[str], constraint: Any = None) -> list[str]:
         if self.cancelled.is_set():
             raise Cancelled("the request was cancelled")
-        future = self.worker.submit(prompts, role=role, max_new_tokens=max_new_tokens, stop=stop)
+        future = self.worker.submit(prompts, role=role, max_new_tokens=max_new_tokens, stop=stop,
+                                    constraint=constraint)
         try:
             outs = future.result(timeout=self.timeout)
         except FutureTimeout:

@@ -5,6 +5,9 @@ from the signature and the docstring (see `schema.py`), never written twice.  To
 per-episode state (the travel database, the calendar) take a first parameter `world: World`; the
 registry injects its own `World`, so `registry.fresh()` gives a new, isolated environment.
 
+`ToolRegistry.register` checks each tool's schema (`schema_check.py`): a malformed one raises
+`ToolSchemaError` naming the tool and the path, and the registry is left unchanged.
+
 `ToolRegistry.call` turns every failure into an error `Observation` whose content is
 `{"error": "..."}`: an unknown tool (with close names suggested), missing, unexpected or mistyped
 arguments (checked with jsonschema), an exception inside the tool, and a timeout.
@@ -29,6 +32,7 @@ from typing import Any
 import jsonschema
 
 from multiagentllm.tools.schema import function_schema
+from multiagentllm.tools.schema_check import check_tool_schema
 from multiagentllm.tools.world import World
 
 
@@ -113,8 +117,9 @@ def validate_arguments(schema: dict[str, Any], arguments: Any) -> str | None:
         expected = ", ".join(props) or "none"
         return (f"unexpected argument(s) {', '.join(map(repr, unknown))} for {name!r} "
                 f"(expected: {expected})")
+    params_json = json.dumps(params, sort_keys=True) if arguments else ""
     for arg, value in arguments.items():
-        errors = list(_validator(json.dumps(props[arg], sort_keys=True)).iter_errors(value))
+        errors = list(_validator(params_json, arg).iter_errors(value))
         if errors:
             want = props[arg].get("type") or props[arg].get("enum") or "a valid value"
             if "enum" in props[arg]:
@@ -124,15 +129,20 @@ def validate_arguments(schema: dict[str, Any], arguments: Any) -> str | None:
     return None
 
 
-_VALIDATORS: dict[str, Any] = {}
+_VALIDATORS: dict[tuple[str, str], Any] = {}
 
 
-def _validator(schema_json: str) -> Any:
-    if schema_json not in _VALIDATORS:
-        schema = json.loads(schema_json)
-        schema.pop("default", None)
-        _VALIDATORS[schema_json] = jsonschema.Draft7Validator(schema)
-    return _VALIDATORS[schema_json]
+def _validator(params_json: str, arg: str) -> Any:
+    """The validator of one argument; a `$ref` in it resolves against the whole parameters schema
+    (where its `$defs` are), so the argument's schema is evolved from the root's validator."""
+    key = (params_json, arg)
+    if key not in _VALIDATORS:
+        params = json.loads(params_json)
+        schema = params["properties"][arg]
+        if isinstance(schema, dict):
+            schema.pop("default", None)
+        _VALIDATORS[key] = jsonschema.Draft7Validator(params).evolve(schema=schema)
+    return _VALIDATORS[key]
 
 
 def _interrupt(thread: threading.Thread) -> None:
@@ -175,9 +185,11 @@ class ToolRegistry:
 
     def register(self, t: Any, *, domain: str | None = None) -> Any:
         """Add a `FunctionTool`, a plain documented function, or any object with `name`,
-        `schema` and `__call__` (simulated APIs)."""
+        `schema` and `__call__` (simulated APIs).  A malformed schema raises `ToolSchemaError`
+        naming the tool, and nothing is registered."""
         if not hasattr(t, "schema"):
             t = tool(t, domain=domain or "general")
+        check_tool_schema(t.schema)
         if t.name in self.tools:
             raise ValueError(f"tool {t.name!r} is already registered")
         self.tools[t.name] = t

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import torch
 
+from multiagentllm.models.backends.constrain import Matcher
 from multiagentllm.models.backends.scripted import cut_at_stop
 
 
@@ -99,19 +100,25 @@ class NgramDrafter:
 @torch.inference_mode()
 def generate(runner: Runner, tokenizer: Any, prompts: list[list[int]], *, max_new_tokens: int,
              stop: list[str], eos: set[int], pad_id: int, device: Any = "cpu",
-             draft_tokens: int = 0) -> list[str]:
+             draft_tokens: int = 0, matchers: list[Matcher | None] | None = None) -> list[str]:
     """Greedy completions of token-id prompts; each ends at EOS, a stop string (cut off) or
     `max_new_tokens`. Rows of a batch are left-padded and masked, so a batch gives the same
     tokens as one prompt at a time (up to float rounding).
 
     `draft_tokens > 0` turns on prompt-lookup speculative decoding for a single prompt on a
     runner that can verify several tokens per forward (`extend`/`rollback`): the output is
-    still the greedy one, only fewer forwards are run."""
+    still the greedy one, only fewer forwards are run.
+
+    `matchers` (one per prompt, None for a free row) constrain rows to a grammar
+    (`constrain.Matcher`): each token is the greedy one among those the grammar allows, and a
+    row ends as soon as its grammar is complete."""
     if not prompts:
         return []
+    matchers = matchers or [None] * len(prompts)
     if draft_tokens > 0 and len(prompts) == 1 and hasattr(runner, "extend"):
         return [_generate_speculative(runner, tokenizer, prompts[0], max_new_tokens=max_new_tokens,
-                                      stop=stop, eos=eos, device=device, draft_tokens=draft_tokens)]
+                                      stop=stop, eos=eos, device=device, draft_tokens=draft_tokens,
+                                      matcher=matchers[0])]
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(prompts), width), dtype=torch.bool)
@@ -124,55 +131,80 @@ def generate(runner: Runner, tokenizer: Any, prompts: list[list[int]], *, max_ne
     out: list[list[int]] = [[] for _ in prompts]
     done = [False] * len(prompts)
     for t in range(max_new_tokens):
-        nxt = logits.argmax(-1)
-        for row, tok in enumerate(nxt.tolist()):
+        picks = logits.argmax(-1).tolist()
+        for row, tok in enumerate(picks):
             if done[row]:
                 continue
+            m = matchers[row]
+            if m is not None:
+                tok = picks[row] = m.pick(logits[row], tok)
             if tok in eos:
                 done[row] = True
                 continue
             out[row].append(tok)
-            if stop and _hits_stop(tokenizer.decode(out[row], skip_special_tokens=True), stop):
+            if m is not None:
+                m.consume(tok)
+            if (m is not None and m.done) or (
+                    stop and _hits_stop(tokenizer.decode(out[row], skip_special_tokens=True), stop)):
                 done[row] = True
         if all(done) or t == max_new_tokens - 1:
             break
-        logits = runner.decode(nxt)
+        logits = runner.decode(torch.tensor(picks, dtype=torch.long, device=logits.device))
     return [_text(tokenizer, o, stop) for o in out]
 
 
 def _generate_speculative(runner: Any, tokenizer: Any, prompt: list[int], *, max_new_tokens: int,
-                          stop: list[str], eos: set[int], device: Any, draft_tokens: int) -> str:
+                          stop: list[str], eos: set[int], device: Any, draft_tokens: int,
+                          matcher: Matcher | None = None) -> str:
     """One greedy completion; each forward feeds the last accepted token plus up to
-    `draft_tokens` prompt-lookup drafts and keeps the drafts the model itself would have chosen."""
+    `draft_tokens` prompt-lookup drafts and keeps the drafts the model itself would have chosen
+    (under `matcher`'s grammar, when given: a draft token the grammar rejects ends the draft)."""
     if max_new_tokens <= 0:
         return ""
     logits = runner.prefill(torch.tensor([prompt], dtype=torch.long, device=device), None,
                             len(prompt) + max_new_tokens)
     drafter = NgramDrafter(prompt)
     out: list[int] = []
-    greedy = [int(logits[0].argmax())]  # tokens the model has chosen, not yet emitted
+    greedy = [_pick(logits[0], matcher)]  # tokens the model has chosen, not yet emitted
     while True:
         for tok in greedy:
             if tok in eos:
                 return _text(tokenizer, out, stop)
             out.append(tok)
             drafter.add(tok)
-            if len(out) >= max_new_tokens or (
+            if matcher is not None:
+                matcher.consume(tok)
+            if len(out) >= max_new_tokens or (matcher is not None and matcher.done) or (
                     stop and _hits_stop(tokenizer.decode(out, skip_special_tokens=True), stop)):
                 return _text(tokenizer, out, stop)
         # The cache holds the prompt and out[:-1]; room is left for max_new_tokens in all.
         draft = drafter.draft(min(draft_tokens, max_new_tokens - len(out)))
+        if matcher is not None:
+            draft = draft[: matcher.valid_prefix(draft)]
         if not draft:
-            greedy = [int(runner.decode(torch.tensor([out[-1]], device=device))[0].argmax())]
+            greedy = [_pick(runner.decode(torch.tensor([out[-1]], device=device))[0], matcher)]
             continue
-        preds = runner.extend([out[-1]] + draft).argmax(-1).tolist()
+        logits = runner.extend([out[-1]] + draft)
+        preds = logits.argmax(-1).tolist()
         keep = 0
-        while keep < len(draft) and preds[keep] == draft[keep]:
-            keep += 1
+        while True:  # position `keep` predicts the token after out + draft[:keep]
+            tok = preds[keep] if matcher is None else matcher.pick(logits[keep], preds[keep])
+            if keep < len(draft) and tok == draft[keep]:
+                if matcher is not None:
+                    matcher.consume(tok)  # the next position's mask follows the kept draft
+                keep += 1
+                continue
+            break
+        if matcher is not None:
+            matcher.rollback(keep)  # the emit loop above consumes the kept tokens again
         runner.rollback(len(draft) - keep)
         runner.proposed += len(draft)
         runner.accepted += keep
-        greedy = draft[:keep] + [preds[keep]]
+        greedy = draft[:keep] + [tok]
+
+
+def _pick(logits: torch.Tensor, matcher: Matcher | None) -> int:
+    return int(logits.argmax()) if matcher is None else matcher.pick(logits)
 
 
 def _text(tokenizer: Any, out: list[int], stop: list[str]) -> str:

@@ -37,6 +37,7 @@ class HFBackend:
         self.lean, self.batch_size, self.source = lean, batch_size, source
         self.draft_tokens = draft_tokens
         self._runners: dict[int, Any] = {}
+        self._constrainer: Any = None
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     def role(self, role: str) -> RoleModel:
@@ -55,8 +56,12 @@ class HFBackend:
             self._runners[key] = LeanLlama(model) if use_lean else HFRunner(model)
         return self._runners[key]
 
+    constrains = True  # `complete` takes grammars (see roles.grammar)
+
     def complete(self, prompts: list[str], *, role: str, max_new_tokens: int,
-                 stop: list[str]) -> list[str]:
+                 stop: list[str], constraint: Any = None) -> list[str]:
+        """`constraint`: a `roles.grammar.Grammar` for every prompt, or a list with one (or None)
+        per prompt."""
         from multiagentllm.models.backends.decode import eos_ids, generate
 
         entry = self.role(role)
@@ -66,17 +71,32 @@ class HFBackend:
         device = next(entry.model.parameters()).device
         eos = eos_ids(entry.model, self.tokenizer)
         encoded = [encode(self.tokenizer, p) for p in prompts]
+        grammars = constraint if isinstance(constraint, list) else [constraint] * len(prompts)
+        if len(grammars) != len(prompts):
+            raise ValueError(f"{len(grammars)} constraints for {len(prompts)} prompts")
         # Batch prompts of similar length together (less padding), then restore the order.
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         out: list[str] = [""] * len(encoded)
         for i in range(0, len(order), self.batch_size):
             rows = order[i: i + self.batch_size]
+            matchers = [self.matcher(entry.model, grammars[r]) for r in rows]
             texts = generate(runner, self.tokenizer, [encoded[r] for r in rows],
                              max_new_tokens=max_new_tokens, stop=stop, eos=eos, pad_id=self.pad_id,
-                             device=device, draft_tokens=self.draft_tokens)
+                             device=device, draft_tokens=self.draft_tokens, matchers=matchers)
             for r, text in zip(rows, texts):
                 out[r] = text
         return out
+
+    def matcher(self, model: Any, grammar: Any) -> Any:
+        """A fresh grammar state for one output of `model` (None for an unconstrained one)."""
+        if grammar is None:
+            return None
+        if self._constrainer is None:
+            from multiagentllm.models.backends.constrain import Constrainer
+
+            vocab = model.get_output_embeddings().weight.shape[0]
+            self._constrainer = Constrainer(self.tokenizer, vocab)
+        return self._constrainer.matcher(grammar)
 
     def count_tokens(self, text: str) -> int:
         return len(encode(self.tokenizer, text))

@@ -4,11 +4,19 @@ The runtime renders the prompt itself, so it uses the plain completions API (`/v
 with `prompt`, `stop`, `max_tokens`, `temperature=0`), not chat: the server must not wrap the
 text in a chat template the roles were not trained with. vLLM serves the three role adapters of
 one base as multi-LoRA models; llama.cpp's server and the project's own server speak the same API.
+
+Constrained decoding: a role grammar (`roles.grammar`, llguidance Lark) is sent as vLLM's
+`structured_outputs: {"grammar": ...}`; vLLM compiles Lark grammars with its `guidance` backend
+(`--structured-outputs-config '{"backend": "guidance"}'`). An endpoint that rejects the field
+(another server, or another backend) is reported once, with a warning, and is used unconstrained
+from then on.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from multiagentllm.models.backends.scripted import cut_at_stop
 
@@ -40,6 +48,9 @@ class OpenAIBackend:
         self.max_stop = max_stop
         self.client = httpx.Client(timeout=timeout, transport=transport)
         self.prompt_tokens = self.completion_tokens = 0
+        self.unconstrained: dict[str, str] = {}  # endpoint URL -> why it takes no grammar
+
+    constrains = True
 
     def endpoint(self, role: str) -> Endpoint:
         ep = self.endpoints.get(role) or self.endpoints.get("*")
@@ -49,16 +60,42 @@ class OpenAIBackend:
         return ep
 
     def complete(self, prompts: list[str], *, role: str, max_new_tokens: int,
-                 stop: list[str]) -> list[str]:
+                 stop: list[str], constraint: Any = None) -> list[str]:
+        """`constraint`: one grammar for every prompt, or one (or None) per prompt; prompts with
+        different grammars go in separate requests."""
+        grammars = constraint if isinstance(constraint, list) else [constraint] * len(prompts)
+        if len(grammars) != len(prompts):
+            raise ValueError(f"{len(grammars)} constraints for {len(prompts)} prompts")
+        groups: dict[Any, list[int]] = {}
+        for i, g in enumerate(grammars):
+            groups.setdefault(g, []).append(i)
+        out: list[str] = [""] * len(prompts)
+        for grammar, rows in groups.items():
+            texts = self._complete([prompts[i] for i in rows], role, max_new_tokens, stop, grammar)
+            for i, text in zip(rows, texts):
+                out[i] = text
+        return out
+
+    def _complete(self, prompts: list[str], role: str, max_new_tokens: int, stop: list[str],
+                  grammar: Any) -> list[str]:
         import httpx
 
         ep = self.endpoint(role)
         url = ep.base_url.rstrip("/") + "/completions"
         body = {"model": ep.model.format(role=role), "prompt": prompts, "max_tokens": max_new_tokens,
                 "temperature": 0, "stop": stop[: self.max_stop] if self.max_stop else stop}
+        if grammar is not None and url not in self.unconstrained:
+            body["structured_outputs"] = {"grammar": grammar.lark}
         headers = {"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {}
         try:
             resp = self.client.post(url, json=body, headers=headers)
+            if resp.status_code in (400, 404, 422, 501) and "structured_outputs" in body:
+                self.unconstrained[url] = f"{resp.status_code}: {resp.text[:200]}"
+                warnings.warn(f"{url} rejected structured output ({self.unconstrained[url]}); decoding "
+                              "goes on unconstrained for this endpoint (vLLM takes these grammars with "
+                              "--structured-outputs-config '{\"backend\": \"guidance\"}')", stacklevel=3)
+                del body["structured_outputs"]
+                resp = self.client.post(url, json=body, headers=headers)
         except httpx.HTTPError as e:
             raise BackendError(f"cannot reach {url} for role {role!r}: {e}") from None
         if resp.status_code != 200:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 Output = str | Callable[[str], str]
 
@@ -27,6 +28,7 @@ class ScriptedCall:
     max_new_tokens: int
     stop: list[str]
     output: str
+    constraint: Any = None
 
 
 class ScriptedLLM:
@@ -38,9 +40,14 @@ class ScriptedLLM:
         self.per_role = {k: list(v) for k, v in outputs.items()} if isinstance(outputs, dict) else {}
         self.calls: list[ScriptedCall] = []
 
+    constrains = True  # it records the grammar of each call (`ScriptedCall.constraint`)
+
     def complete(self, prompts: list[str], *, role: str, max_new_tokens: int,
-                 stop: list[str]) -> list[str]:
-        return [self._next(p, role, max_new_tokens, stop) for p in prompts]
+                 stop: list[str], constraint: Any = None) -> list[str]:
+        outs = [self._next(p, role, max_new_tokens, stop) for p in prompts]
+        for call in self.calls[-len(prompts):] if prompts else []:
+            call.constraint = constraint
+        return outs
 
     def _next(self, prompt: str, role: str, max_new_tokens: int, stop: list[str]) -> str:
         queue = self.shared if self.shared is not None else self.per_role.get(role)
