@@ -100,11 +100,30 @@ def test_repeating_a_failed_call_again_ends_stuck(registry):
     assert result.trajectory.meta["faults"]["stuck"] == 1
 
 
+def test_a_repeat_of_a_successful_call_is_written_again_under_the_other_tools_grammar(registry):
+    search = call("search_flights", origin="New York", destination="Los Angeles", date="2024-06-11")
+
+    def book(prompt):
+        return call("book_flight", flight_id="AS7484", passenger="Ada Lovelace")
+
+    script = {"planner": [plan("Search."), plan("The cheapest is AS7484."), plan("Done.", "Summarizer")],
+              "caller": [search, search, book], "summarizer": [lambda p: "Booked: " + last_observation(p)["pnr"]]}
+    result, llm = run(registry, script, query=FLIGHT + " for passenger Ada Lovelace")
+    assert result.status == "solved", result.message
+    assert [c.name for c in result.trajectory.calls] == ["search_flights", "book_flight"]
+    callers = [c for c in llm.calls if c.role == "caller"]
+    assert callers[2].prompt == callers[1].prompt  # the same turn, written again
+    assert callers[2].constraint == caller_grammar([t for t in result.trajectory.tools
+                                                    if t["name"] != "search_flights"])
+    assert result.trajectory.meta["repeated_calls"][0]["redirected"] is True
+    assert result.trajectory.meta["faults"]["repeated_calls"] == 1
+
+
 def test_repeating_a_successful_call_again_answers_from_what_was_observed(registry):
     date = call("resolve_date", expression="next Tuesday")
     script = {"planner": [plan("Find the date.")] * 3, "caller": [date] * 3,
               "summarizer": ["Next Tuesday is 2024-06-11."]}
-    result, llm = run(registry, script)
+    result, llm = run(registry, script, constrain=False)  # unconstrained: the guard alone
     assert result.status == "solved" and result.answer == "Next Tuesday is 2024-06-11."
     assert result.trajectory.steps[-1].next == "summarizer"
     assert result.trajectory.meta["repeated_calls"][-1]["ended"] is True

@@ -77,6 +77,8 @@ def inputs(tmp_path, monkeypatch):
     _jsonl(bfcl / "possible_answer" / "BFCL_v4_multiple.json", [
         {"id": "multiple_0", "ground_truth": [{"math.factorial": {"number": [6]}}]},
         {"id": "multiple_1", "ground_truth": [{"calculate_triangle_area": {"base": [4], "height": [3]}}]}])
+    _jsonl(bfcl / "BFCL_v4_irrelevance.json", [  # no answers: making no call is right
+        _question("irrelevance_0", "Who wrote Hamlet?", [TRIANGLE])])
     _jsonl(root / "gorilla" / "data" / "apibench" / "torchhub_eval.json", [
         _torchhub("Classify photos of dogs.", RESNET, "Classification"),
         _torchhub("Segment the objects in a street photo.", DEEPLAB, "Semantic Segmentation")])
@@ -228,7 +230,7 @@ def test_missing_role_is_not_trained_and_a_killed_run_resumes_from_its_cache(scr
     results = json.loads((out / "results.json").read_text())
     assert results["systems"]["single"]["status"] == "not trained" and "passrate" in results["skipped_benchmarks"]
     assert set(results["systems"]["base"]["runs"]) == {"static", "passrate_seen", "bfcl_simple", "bfcl_multiple",
-                                                       "apibench_torchhub"}
+                                                       "bfcl_irrelevance", "apibench_torchhub"}
 
     calls = len(llm.prompts)
     (out / "static-alpha-umi.json").unlink()  # killed after generating, before the report was written
@@ -236,7 +238,7 @@ def test_missing_role_is_not_trained_and_a_killed_run_resumes_from_its_cache(scr
     assert len(llm.prompts) == calls  # everything came from the cache
     report = json.loads((out / "static-alpha-umi.json").read_text())
     assert report["generation"]["generated"] == 0 and report["generation"]["reused"] > 0
-    assert output.count("reused") == 2 * 5 - 1
+    assert output.count("reused") == 2 * 6 - 1  # two systems, six benchmarks (passrate skipped), static recomputed
 
     (ckpt / "planner" / "adapter_model.safetensors").write_bytes(b"retrained")
     output = _invoke([*args, "--systems", "alpha-umi", "--benchmarks", "static"], monkeypatch)

@@ -239,9 +239,10 @@ class Agent:
             return rationale, next_
 
     def _act(self, rationale: str) -> None:
-        out = self._query("caller", self._prompt("caller", rationale),
-                          grammar=caller_grammar(self.tool_schemas))
+        prompt = self._prompt("caller", rationale)
+        out = self._query("caller", prompt, grammar=caller_grammar(self.tool_schemas))
         self.caller_outputs.append(out)
+        out = self._redirect(prompt, out)
         try:
             call = caller.parse(out)
         except FormatError as e:
@@ -275,6 +276,30 @@ class Agent:
         self.calls_log.append((call.name, call.arguments, obs.ok))
         self._emit("observation", obs.content, ok=obs.ok)
         self._check_time()
+
+    def _redirect(self, prompt: str, out: str) -> str:
+        """The loop guard inside the grammar: a call that repeats one which succeeded is not a
+        valid output, so the caller writes again, under the grammar of the other tools (the same
+        tool with other arguments is what the model would have written in the first place). A
+        repeat of a call that failed goes to the planner instead (see `_repeated`): the fix may
+        be the same tool with other arguments."""
+        if not (self.config.loop_guard and self.config.constrain and getattr(self.llm, "constrains", False)):
+            return out
+        try:
+            call = caller.parse(out)
+        except FormatError:
+            return out
+        earlier = self.made.get(_call_key(call))
+        others = [t for t in self.tool_schemas if t["name"] != call.name]
+        if earlier is None or not earlier[1] or not others:
+            return out
+        self.guard_log.append({"step": len(self.history), "name": call.name, "earlier_ok": True,
+                               "redirected": True})
+        self.calls_log.append((call.name, call.arguments, True))
+        self._emit("guard", f"{call.name} {_args(call)} was already made; the caller picks another tool")
+        again = self._query("caller", prompt, grammar=caller_grammar(others))
+        self.caller_outputs.append(again)
+        return again
 
     def _check_arguments(self, rationale: str, call: ToolCall, output: str) -> None:
         """End the episode with a question when the call's identity arguments were made up."""

@@ -218,7 +218,7 @@ def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint fold
           systems: Annotated[Optional[str], typer.Option(help="Comma-separated, of: alpha-umi, single, base "
                                                               "(default: all).")] = None,
           benchmarks: Annotated[Optional[str], typer.Option(help="Comma-separated, of: static, passrate_seen, passrate, "
-                                                                 "bfcl_simple, bfcl_multiple, apibench_torchhub "
+                                                                 "bfcl_simple, bfcl_multiple, bfcl_irrelevance, apibench_torchhub "
                                                                  "(default: all).")] = None,
           synth: Annotated[Optional[Path], typer.Option(help="Synthesized trajectories for the held-out families' pass "
                                                              "rate (default: out/synth/trajectories.jsonl if it exists)."

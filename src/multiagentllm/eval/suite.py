@@ -42,19 +42,21 @@ from multiagentllm.tools.retrieval import DEFAULT_K
 from multiagentllm.io import atomic_open, iter_jsonl, write_json, write_jsonl
 
 SYSTEMS = ("alpha-umi", "single", "base")
-BENCHMARKS = ("static", "passrate_seen", "passrate", "bfcl_simple", "bfcl_multiple", "apibench_torchhub")
+BENCHMARKS = ("static", "passrate_seen", "passrate", "bfcl_simple", "bfcl_multiple", "bfcl_irrelevance",
+              "apibench_torchhub")
 # The results table: (benchmark, figure of its report, column label), in the paper's order.
 COLUMNS = (("static", "plan_acc", "Plan ACC"), ("static", "act_em", "Act. EM"), ("static", "hallu", "Hallu"),
            ("static", "arg_f1", "Arg. F1"), ("static", "rouge_l", "R-L"),
            ("passrate_seen", "pass_rate", "Pass rate (seen families)"),
            ("passrate", "pass_rate", "Pass rate (new families)"), ("bfcl_simple", "accuracy", "BFCL simple"),
-           ("bfcl_multiple", "accuracy", "BFCL multiple"), ("apibench_torchhub", "accuracy", "APIBench torchhub"),
+           ("bfcl_multiple", "accuracy", "BFCL multiple"), ("bfcl_irrelevance", "accuracy", "BFCL irrelevance (no call)"), ("apibench_torchhub", "accuracy", "APIBench torchhub"),
            ("apibench_torchhub", "hallucination", "APIBench halluc."))
 ROLES = {"alpha-umi": ("planner", "caller", "summarizer"), "single": ("single",), "base": ()}
 NOT_TRAINED = "not trained"
 DEFAULT_SYNTH = Path("out") / "synth" / "trajectories.jsonl"
 BFCL_DIR = ("gorilla", "berkeley-function-call-leaderboard", "bfcl_eval", "data")
-BFCL_FILES = {"bfcl_simple": "BFCL_v4_simple_python.json", "bfcl_multiple": "BFCL_v4_multiple.json"}
+BFCL_FILES = {"bfcl_simple": "BFCL_v4_simple_python.json", "bfcl_multiple": "BFCL_v4_multiple.json",
+              "bfcl_irrelevance": "BFCL_v4_irrelevance.json"}
 TORCHHUB = ("gorilla", "data", "apibench", "torchhub_eval.json")
 SAMPLE = "static-test-sample.jsonl"
 
@@ -212,12 +214,13 @@ def resolve_benchmarks(cfg: SuiteConfig, console: Console) -> tuple[list[Bench],
             from multiagentllm.data.loaders.bfcl import answers_path
 
             questions = root.joinpath(*BFCL_DIR, BFCL_FILES[name])
-            answers = answers_path(questions)
-            gone = next((p for p in (questions, answers) if not p.exists()), None)
+            answers = None if name == "bfcl_irrelevance" else answers_path(questions)  # irrelevance: no call is right
+            needed = [p for p in (questions, answers) if p is not None]
+            gone = next((p for p in needed if not p.exists()), None)
             if gone is not None:
                 skipped[name] = _missing(cfg, name, gone, True, " (set UMI_DATA_ROOT to the datasets folder)")
                 continue
-            benches.append(Bench(name, [questions, answers], [questions, answers], limit))
+            benches.append(Bench(name, [questions, answers], needed, limit))
         else:
             from multiagentllm.data.loaders.apibench import api_database_path
 
