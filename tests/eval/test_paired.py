@@ -101,3 +101,25 @@ def test_cli_compares_every_shared_benchmark_and_refuses_a_missing_system(tmp_pa
     assert res.exit_code == 2 and "bfcl_simple-single.items.jsonl: missing" in res.output
     res = CliRunner().invoke(app, ["eval", "paired", str(tmp_path), "--b", "base"], env=wide)
     assert res.exit_code == 2 and "no benchmark has item records for both" in res.output
+
+
+def test_the_same_system_run_two_ways_is_paired_across_folders_with_its_faults(tmp_path):
+    on, off = tmp_path / "runtime", tmp_path / "plain"
+    for folder, passed, faults in ((on, [True, True, False], 0), (off, [True, False, False], 4)):
+        folder.mkdir()
+        _write(folder / "passrate-alpha-umi.items.jsonl", [{"id": f"q{i}", "passed": p} for i, p in enumerate(passed)])
+        (folder / "passrate-alpha-umi.json").write_text(json.dumps({
+            "n": 3, "statuses": {"solved": 2, "needs_input": 1 - bool(faults)},
+            "faults": {"caller_outputs": 9, "invalid_json": faults, "not_offered": 0, "missing_required": 0,
+                       "repeated_calls": faults, "repeated_failing": 1, "stuck": 0, "ungrounded": 0}}))
+    res = CliRunner().invoke(app, ["eval", "paired", str(on), "--b", "alpha-umi", "--b-results", str(off),
+                                   "--resamples", "200"])
+    assert res.exit_code == 0, res.output
+    report = json.loads((on / "paired-vs-plain.json").read_text())
+    assert report["a"] == "alpha-umi (runtime)" and report["b"] == "alpha-umi (plain)"
+    assert [round(r["diff"], 3) for r in report["rows"]] == [0.333]
+    faults = {r["run"]: r for r in report["faults"]}
+    assert faults["alpha-umi (runtime)"]["invalid_json"] == 0 and faults["alpha-umi (plain)"]["invalid_json"] == 4
+    assert faults["alpha-umi (runtime)"]["needs_input"] == 1
+    md = (on / "paired-vs-plain.md").read_text()
+    assert "| passrate | alpha-umi (plain) | 3 | 9 | 4 |" in md and "invalid JSON" in md

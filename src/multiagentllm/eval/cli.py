@@ -192,17 +192,24 @@ def paired(results: Annotated[Path, typer.Argument(help="A suite's output folder
            b: Annotated[str, typer.Option("--b", help="Second system.")] = "single",
            benchmarks: Annotated[Optional[str], typer.Option(help="Comma-separated; default: every benchmark both systems ran.")] = None,
            resamples: Annotated[int, typer.Option(help="Bootstrap resamples.", min=100)] = 4000,
-           out: Annotated[Optional[Path], typer.Option(help="Write <out>.json and <out>.md (default: <results>/paired-<a>-vs-<b>).")] = None) -> None:
+           out: Annotated[Optional[Path], typer.Option(help="Write <out>.json and <out>.md (default: <results>/paired-<a>-vs-<b>).")] = None,
+           b_results: Annotated[Optional[Path], typer.Option("--b-results", help="The second system's suite folder, when it is another run (e.g. --plain).")] = None) -> None:
     """Two systems on the same items: each figure's difference with a 95% bootstrap interval."""
     from multiagentllm.eval import paired as pair
 
     names = [n.strip() for n in benchmarks.split(",") if n.strip()] if benchmarks else None
     try:
-        rows = pair.compare_folder(results, a, b, names, resamples=resamples)
+        rows = pair.compare_folder(results, a, b, names, b_folder=b_results, resamples=resamples)
     except (OSError, ValueError) as e:
         raise typer.BadParameter(str(e)) from None
-    paths = pair.write(rows, a, b, out or results / f"paired-{a}-vs-{b}", resamples)
-    typer.echo(pair.markdown(rows, a, b, resamples))
+    label_a, label_b = (a, b) if b_results is None else (f"{a} ({results.name})", f"{b} ({b_results.name})")
+    benches = list(dict.fromkeys(r.benchmark for r in rows))
+    faults = pair.fault_rows([(label_a, results, a), (label_b, b_results or results, b)], benches)
+    default = results / (f"paired-{a}-vs-{b}" if b_results is None else f"paired-vs-{b_results.name}")
+    paths = pair.write(rows, label_a, label_b, out or default, resamples, faults)
+    typer.echo(pair.markdown(rows, label_a, label_b, resamples))
+    if faults:
+        typer.echo(pair.faults_markdown(faults))
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 
 

@@ -139,17 +139,20 @@ def compare(benchmark: str, a_path: Path, b_path: Path, *, resamples: int = RESA
 
 
 def compare_folder(folder: Path, a: str, b: str, benchmarks: list[str] | None = None,
-                   **kwargs: Any) -> list[Paired]:
-    """Every benchmark with items files for both systems in a suite's output folder."""
+                   b_folder: Path | None = None, **kwargs: Any) -> list[Paired]:
+    """Every benchmark with items files for both systems in a suite's output folder, or for
+    system `a` in `folder` and `b` in `b_folder` (the same system run two ways, e.g. with and
+    without the runtime's safeguards)."""
     folder = Path(folder)
+    b_folder = Path(b_folder) if b_folder else folder
     found = [p.name[: -len(f"-{a}.items.jsonl")] for p in folder.glob(f"*-{a}.items.jsonl")]
     found.sort(key=lambda n: (BENCHMARKS.index(n) if n in BENCHMARKS else len(BENCHMARKS), n))  # the suite's order
-    names = benchmarks or [n for n in found if (folder / f"{n}-{b}.items.jsonl").exists()]
+    names = benchmarks or [n for n in found if (b_folder / f"{n}-{b}.items.jsonl").exists()]
     if not names:
         raise ValueError(f"{folder}: no benchmark has item records for both {a!r} and {b!r}")
     rows = []
     for name in names:
-        paths = [folder / f"{name}-{s}.items.jsonl" for s in (a, b)]
+        paths = [folder / f"{name}-{a}.items.jsonl", b_folder / f"{name}-{b}.items.jsonl"]
         for p in paths:
             if not p.exists():
                 raise ValueError(f"{p}: missing (run `umi eval suite` for this system and benchmark)")
@@ -169,11 +172,47 @@ def markdown(rows: list[Paired], a: str, b: str, resamples: int = RESAMPLES) -> 
             f"(static: trajectories), {resamples} resamples; * marks an interval that excludes 0.\n")
 
 
-def write(rows: list[Paired], a: str, b: str, out: Path, resamples: int = RESAMPLES) -> dict[str, Path]:
-    """`<out>.json` and `<out>.md`, each written atomically."""
+FAULT_LABELS = {"caller_outputs": "caller outputs", "invalid_json": "invalid JSON", "not_offered": "tool not offered",
+                "missing_required": "missing required arg.", "unparsed": "no call parsed",
+                "repeated_calls": "repeated calls", "repeated_failing": "repeated failing calls",
+                "stuck": "stuck", "ungrounded": "ungrounded", "needs_input": "needs input"}
+
+
+def fault_rows(runs: list[tuple[str, Path, str]], benchmarks: list[str]) -> list[dict[str, Any]]:
+    """Per benchmark and run (label, folder, system): the call faults and endings its report counts."""
+    rows = []
+    for bench in benchmarks:
+        for label, folder, system in runs:
+            path = Path(folder) / f"{bench}-{system}.json"
+            if not path.exists():
+                continue
+            report = json.loads(path.read_text(encoding="utf-8"))
+            faults = dict(report.get("faults") or {})
+            if "statuses" in report:
+                faults["needs_input"] = report["statuses"].get("needs_input", 0)
+            rows.append({"benchmark": bench, "run": label, "n": report.get("n"), **faults})
+    return rows
+
+
+def faults_markdown(rows: list[dict[str, Any]]) -> str:
+    keys = [k for k in FAULT_LABELS if any(k in r for r in rows)]
+    lines = ["| benchmark | run | n | " + " | ".join(FAULT_LABELS[k] for k in keys) + " |",
+             "|---|---|---:|" + "---:|" * len(keys)]
+    for r in rows:
+        lines.append(f"| {r['benchmark']} | {r['run']} | {r['n']} | "
+                     + " | ".join(str(r.get(k, "–")) for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write(rows: list[Paired], a: str, b: str, out: Path, resamples: int = RESAMPLES,
+          faults: list[dict[str, Any]] | None = None) -> dict[str, Path]:
+    """`<out>.json` and `<out>.md`, each written atomically (with the fault counts when given)."""
     out = Path(out)
     paths = {"json": out.with_suffix(".json"), "md": out.with_suffix(".md")}
-    write_json(paths["json"], {"a": a, "b": b, "resamples": resamples, "rows": [r.to_dict() for r in rows]})
+    write_json(paths["json"], {"a": a, "b": b, "resamples": resamples, "rows": [r.to_dict() for r in rows],
+                               "faults": faults or []})
     with atomic_open(paths["md"]) as f:
         f.write(f"### {a} vs {b}, paired on the same items\n\n" + markdown(rows, a, b, resamples))
+        if faults:
+            f.write("\n### Call faults and endings (counts over each benchmark's items)\n\n" + faults_markdown(faults))
     return paths
