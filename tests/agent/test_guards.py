@@ -239,3 +239,13 @@ def test_pending_actions_and_claims():
     assert unbacked_claims("I have not booked anything yet.", []) == []
     assert unbacked_claims("Booked! Your booking reference is X1.", ["search_flights"]) == ["booked", "booking reference"]
     assert unbacked_claims("Booked! Your booking reference is X1.", ["book_flight"]) == []
+
+
+def test_single_mode_decodes_each_turn_under_the_same_grammars(registry):
+    script = ["Rationale: Resolve the date.\nNext: Caller", call("resolve_date", expression="next Tuesday"),
+              plan("Done.", "Summarizer"), "It is 2024-06-11."]
+    llm = ScriptedLLM(script)
+    result = Agent(llm, registry, AgentConfig(), single_mode=True).run("What date is next Tuesday?")
+    assert result.status == "solved"
+    assert [c.role for c in llm.calls] == ["single"] * 4
+    assert [c.constraint for c in llm.calls] == [PLANNER, caller_grammar(result.trajectory.tools), PLANNER, None]

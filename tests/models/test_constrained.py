@@ -174,3 +174,68 @@ def test_constrainer_reports_a_grammar_that_does_not_compile(trio):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         c.matcher(PLANNER)  # a good grammar: no warning
+
+
+# --- OpenAI-compatible endpoints: structured outputs ------------------------------------------------
+
+def _endpoint(accepts: bool):
+    """A loopback completions server that takes `structured_outputs` (vLLM) or rejects it (400)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            if "structured_outputs" in body and not accepts:
+                self.send_response(400)
+                self.end_headers()
+                self.wfile.write(b'{"error": "Unknown field: structured_outputs"}')
+                return
+            data = json.dumps({"choices": [{"index": i, "text": "Rationale: ok\nNext: Caller"}
+                                           for i in range(len(body["prompt"]))]})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(data.encode())
+
+        def log_message(self, *args):
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_port}/v1", seen
+
+
+def test_an_endpoint_receives_the_grammar_as_structured_outputs():
+    from multiagentllm.models.backends.openai_http import Endpoint, OpenAIBackend
+
+    httpd, url, seen = _endpoint(accepts=True)
+    try:
+        llm = OpenAIBackend(Endpoint(url, "{role}"))
+        grammars = [PLANNER, None, PLANNER]
+        outs = llm.complete(["a", "b", "c"], role="planner", max_new_tokens=8, stop=planner.STOP, constraint=grammars)
+        assert outs == ["Rationale: ok\nNext: Caller"] * 3
+        by_grammar = {json.dumps(b.get("structured_outputs")): b["prompt"] for b in seen}
+        assert by_grammar == {json.dumps({"grammar": PLANNER.lark}): ["a", "c"], "null": ["b"]}  # one request each
+    finally:
+        httpd.shutdown()
+
+
+def test_an_endpoint_that_rejects_structured_outputs_is_reported_once_then_used_free():
+    from multiagentllm.models.backends.openai_http import Endpoint, OpenAIBackend
+
+    httpd, url, seen = _endpoint(accepts=False)
+    try:
+        llm = OpenAIBackend(Endpoint(url, "{role}"))
+        with pytest.warns(UserWarning, match="rejected structured output.*unconstrained"):
+            assert llm.complete(["a"], role="planner", max_new_tokens=8, stop=[], constraint=PLANNER)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # reported once: the second call neither warns nor retries
+            assert llm.complete(["b"], role="planner", max_new_tokens=8, stop=[], constraint=PLANNER)
+        assert ["structured_outputs" in b for b in seen] == [True, False, False]
+        assert "400" in llm.unconstrained[f"{url}/completions"]
+    finally:
+        httpd.shutdown()
