@@ -22,6 +22,7 @@ text, never by a tool's name.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -31,6 +32,8 @@ from typing import Any
 import bm25s
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index it builds at DEBUG
 
 # The prompt size the models were trained on: tools offered per trajectory in the training split
 # out/data/trajectories/train.jsonl (19,503 trajectories, measured 2026-12-04): p50 3, p90 5,
