@@ -239,3 +239,17 @@ def test_an_endpoint_that_rejects_structured_outputs_is_reported_once_then_used_
         assert "400" in llm.unconstrained[f"{url}/completions"]
     finally:
         httpd.shutdown()
+
+
+def test_free_strings_are_bounded_so_a_call_can_close_within_the_budget():
+    from multiagentllm.roles.grammar import STRING_CHARS
+
+    tool = {"name": "hub_load", "parameters": {"type": "object", "properties": {
+        "repo": {"type": "string"}, "tag": {"type": "string", "maxLength": 10},
+        "mode": {"type": "string", "enum": ["a", "b"]},
+        "files": {"type": "array", "items": {"type": "string"}}}, "required": ["repo"]}}
+    props = arguments_schema(tool)["properties"]
+    assert props["repo"]["maxLength"] == STRING_CHARS and props["tag"]["maxLength"] == 10
+    assert "maxLength" not in props["mode"] and props["files"]["items"]["maxLength"] == STRING_CHARS
+    assert len(caller.parse('Action: hub_load\nAction Input: {"repo": "' + "x" * STRING_CHARS + '"}').arguments["repo"]) \
+        == STRING_CHARS

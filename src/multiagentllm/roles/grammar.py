@@ -35,6 +35,9 @@ from typing import Any
 
 # How training renders arguments (`render.format_arguments` is `json.dumps` with its defaults).
 JSON_STYLE = {"item_separator": ", ", "key_separator": ": ", "whitespace_flexible": False}
+# A free string argument is at most this long: a small model can repeat itself inside a string
+# until the caller's token budget (128) runs out, leaving JSON that never closes.
+STRING_CHARS = 200
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 _UNIMPLEMENTED = re.compile(r"Unimplemented keys: \[([^\]]*)\]")
 
@@ -85,10 +88,30 @@ def _strip(schema: Any, keys: set[str]) -> Any:
     return out
 
 
+def _bound_strings(schema: Any) -> Any:
+    """`schema` with `maxLength: STRING_CHARS` on every string type that has no bound of its own."""
+    if isinstance(schema, list):
+        return [_bound_strings(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(value, dict):
+            out[key] = {name: _bound_strings(sub) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "prefixItems"):
+            out[key] = _bound_strings(value)
+        else:
+            out[key] = value
+    kinds = out.get("type")
+    if (kinds == "string" or (isinstance(kinds, list) and "string" in kinds)) and "enum" not in out:
+        out.setdefault("maxLength", STRING_CHARS)
+    return out
+
+
 @lru_cache(maxsize=4096)
 def _fit(name: str, parameters_json: str) -> tuple[str, tuple[str, ...]]:
     """(the JSON Schema the grammar uses for the tool's arguments, warnings)."""
-    schema = json.loads(parameters_json)
+    schema = _bound_strings(json.loads(parameters_json))
     schema.setdefault("additionalProperties", False)  # the registry rejects unknown arguments
     schema["x-guidance"] = JSON_STYLE
     removed: list[str] = []
