@@ -251,5 +251,6 @@ def test_free_strings_are_bounded_so_a_call_can_close_within_the_budget():
     props = arguments_schema(tool)["properties"]
     assert props["repo"]["maxLength"] == STRING_CHARS and props["tag"]["maxLength"] == 10
     assert "maxLength" not in props["mode"] and props["files"]["items"]["maxLength"] == STRING_CHARS
+    assert props["files"]["maxItems"] == 16
     assert len(caller.parse('Action: hub_load\nAction Input: {"repo": "' + "x" * STRING_CHARS + '"}').arguments["repo"]) \
         == STRING_CHARS

@@ -269,7 +269,7 @@ def decoding_fingerprint(runtime: dict[str, Any] | None = None) -> str:
     parts = {"turns": {t: {"stop": list(m.STOP), "max_new_tokens": m.MAX_NEW_TOKENS} for t, m in TURNS.items()},
              "decision_tokens": loop.DECISION_TOKENS, "agent": asdict(loop.AgentConfig()),
              "bfcl_max_calls": bfcl.MAX_CALLS, "runtime": runtime or {},
-             "grammars": [grammar.PLANNER.lark, grammar.DECISION.lark, grammar.JSON_STYLE, grammar.STRING_CHARS],
+             "grammars": [grammar.PLANNER.lark, grammar.DECISION.lark, grammar.JSON_STYLE, grammar.STRING_CHARS, grammar.ARRAY_ITEMS],
              "render": [render.PROMPT_VERSION, render.OBSERVATION_CHARS, render.TOOL_DESC_CHARS,
                         render.PARAM_DESC_CHARS]}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]

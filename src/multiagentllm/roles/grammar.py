@@ -38,6 +38,7 @@ JSON_STYLE = {"item_separator": ", ", "key_separator": ": ", "whitespace_flexibl
 # A free string argument is at most this long: a small model can repeat itself inside a string
 # until the caller's token budget (128) runs out, leaving JSON that never closes.
 STRING_CHARS = 200
+ARRAY_ITEMS = 16  # the same for a list that repeats one item (seen: "gene_flow", "gene_flow", ...)
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 _UNIMPLEMENTED = re.compile(r"Unimplemented keys: \[([^\]]*)\]")
 
@@ -89,7 +90,8 @@ def _strip(schema: Any, keys: set[str]) -> Any:
 
 
 def _bound_strings(schema: Any) -> Any:
-    """`schema` with `maxLength: STRING_CHARS` on every string type that has no bound of its own."""
+    """`schema` with `maxLength: STRING_CHARS` on every string type and `maxItems: ARRAY_ITEMS` on
+    every array type that has no bound of its own."""
     if isinstance(schema, list):
         return [_bound_strings(s) for s in schema]
     if not isinstance(schema, dict):
@@ -105,6 +107,8 @@ def _bound_strings(schema: Any) -> Any:
     kinds = out.get("type")
     if (kinds == "string" or (isinstance(kinds, list) and "string" in kinds)) and "enum" not in out:
         out.setdefault("maxLength", STRING_CHARS)
+    if kinds == "array" or (isinstance(kinds, list) and "array" in kinds):
+        out.setdefault("maxItems", ARRAY_ITEMS)
     return out
 
 
