@@ -42,18 +42,16 @@ def run(
 
     from multiagentllm.agent.display import LiveView
     from multiagentllm.agent.exits import QueryError
-    from multiagentllm.agent.loop import AgentConfig
+    from multiagentllm.agent.loop import AgentConfig, safeguards
     from multiagentllm.agent.session import build_llm, prepare_tools, run_query
     from multiagentllm.models.backends.checkpoint import CheckpointError
     from multiagentllm.models.backends.openai_http import BackendError
     from multiagentllm.models.embedded import ModelNotFoundError
 
     console, err = Console(), Console(stderr=True)
-    from multiagentllm.tools.retrieval import DEFAULT_K
-
-    config = AgentConfig(max_steps=max_steps, max_seconds=max_seconds, constrain=not no_constrain,
-                         max_tools=None if no_retrieval else (max_tools or DEFAULT_K),
-                         loop_guard=not no_guard, ground_answers=not no_grounding)
+    config = AgentConfig(max_steps=max_steps, max_seconds=max_seconds,
+                         **safeguards(no_constrain=no_constrain, no_retrieval=no_retrieval, no_guard=no_guard,
+                                      no_grounding=no_grounding, max_tools=max_tools))
     try:
         registry = prepare_tools(query, config, toolset=tools)
         with err.status("loading the models…" if backend == "hf" else "connecting…"):

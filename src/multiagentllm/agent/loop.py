@@ -95,6 +95,16 @@ class AgentConfig:
     ground_answers: bool = True  # an answer with values no observation holds ends `ungrounded`
 
 
+SAFEGUARDS = ("constrain", "max_tools", "loop_guard", "ground_answers")  # the `AgentConfig` switches
+
+
+def safeguards(*, no_constrain: bool = False, no_retrieval: bool = False, no_guard: bool = False,
+               no_grounding: bool = False, max_tools: int | None = None) -> dict[str, Any]:
+    """The `SAFEGUARDS` settings the command-line switches describe (`--no-constrain`, ...)."""
+    return {"constrain": not no_constrain, "max_tools": None if no_retrieval else (max_tools or DEFAULT_K),
+            "loop_guard": not no_guard, "ground_answers": not no_grounding}
+
+
 @dataclass
 class Event:
     """Something the user may want to watch live: kind is plan, call, observation, answer,

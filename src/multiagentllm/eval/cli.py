@@ -46,12 +46,11 @@ MaxTools = Annotated[Optional[int], typer.Option(help="Tools offered (retrieved)
 
 def runtime_options(no_constrain: bool, no_retrieval: bool, no_guard: bool, no_grounding: bool,
                     plain: bool, max_tools: int | None) -> dict:
-    """The safeguard settings the flags describe (`agent.loop.AgentConfig` fields)."""
-    from multiagentllm.tools.retrieval import DEFAULT_K
+    """The safeguard settings the flags describe (`agent.loop.AgentConfig` fields); `--plain` is all off."""
+    from multiagentllm.agent.loop import safeguards
 
-    return {"constrain": not (no_constrain or plain),
-            "max_tools": None if (no_retrieval or plain) else (max_tools or DEFAULT_K),
-            "loop_guard": not (no_guard or plain), "ground_answers": not (no_grounding or plain)}
+    return safeguards(no_constrain=no_constrain or plain, no_retrieval=no_retrieval or plain,
+                      no_guard=no_guard or plain, no_grounding=no_grounding or plain, max_tools=max_tools)
 
 
 def _data_root() -> Path:
@@ -64,13 +63,10 @@ def _system(checkpoint, single, base, endpoint, model, name, runtime=None):
     from multiagentllm.eval.systems import load_system
 
     try:
-        system = load_system(checkpoint, single=single, base=base, endpoint=endpoint, model=model,
-                             api_key=os.environ.get("OPENAI_API_KEY"), name=name)
+        return load_system(checkpoint, single=single, base=base, endpoint=endpoint, model=model,
+                           api_key=os.environ.get("OPENAI_API_KEY"), name=name, runtime=runtime)
     except (ValueError, RuntimeError, OSError) as e:
         raise typer.BadParameter(str(e)) from None
-    for key, value in (runtime or {}).items():
-        setattr(system, key, value)
-    return system
 
 
 def _paths(benchmark: str, system_name: str, out: Path | None, cache: Path | None) -> tuple[Path, Path]:

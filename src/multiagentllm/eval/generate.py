@@ -44,7 +44,7 @@ class Request:
 class System:
     """What is evaluated: an LLM, whether it is the single-LLM baseline, and the runtime's
     safeguards (`agent.loop.AgentConfig`): grammar-constrained turns, tool retrieval, the loop
-    guard and answer grounding. `plain()` turns all of them off, for ablations."""
+    guard and answer grounding."""
 
     llm: LLM
     single: bool = False
@@ -55,14 +55,10 @@ class System:
     ground_answers: bool = True
 
     def runtime(self) -> dict[str, Any]:
-        """The safeguard settings (part of the evaluation's decoding fingerprint)."""
-        return {"constrain": self.constrain, "max_tools": self.max_tools, "loop_guard": self.loop_guard,
-                "ground_answers": self.ground_answers}
+        """The safeguard settings (`AgentConfig` fields; part of the evaluation's decoding fingerprint)."""
+        from multiagentllm.agent.loop import SAFEGUARDS
 
-    def plain(self) -> "System":
-        """The same system with every safeguard off."""
-        self.constrain, self.max_tools, self.loop_guard, self.ground_answers = False, None, False, False
-        return self
+        return {k: getattr(self, k) for k in SAFEGUARDS}
 
     def grammar(self, turn: str, tools: list[dict]) -> Grammar | None:
         """The grammar `turn` decodes under, or None (unconstrained, or a free-text turn)."""

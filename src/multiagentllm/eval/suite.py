@@ -38,6 +38,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from multiagentllm.eval.sampling import stratified_sample
+from multiagentllm.agent.loop import SAFEGUARDS
 from multiagentllm.tools.retrieval import DEFAULT_K
 from multiagentllm.io import atomic_open, iter_jsonl, write_json, write_jsonl
 
@@ -108,8 +109,7 @@ class SuiteConfig:
     ground_answers: bool = True
 
     def runtime(self) -> dict[str, Any]:
-        return {"constrain": self.constrain, "max_tools": self.max_tools, "loop_guard": self.loop_guard,
-                "ground_answers": self.ground_answers}
+        return {k: getattr(self, k) for k in SAFEGUARDS}
 
     def limit(self, benchmark: str) -> int | None:
         return getattr(self, "limit_" + benchmark.split("_")[0])
@@ -279,12 +279,8 @@ def _load(name: str, cfg: SuiteConfig, manifest: Any):
     from multiagentllm.eval import systems
 
     if name == "base":  # the untrained model GLPFT starts from, run with the alpha-UMi role prompts
-        system = systems.load_system(base=manifest.base, name=name)
-    else:
-        system = systems.load_system(str(cfg.checkpoint), single=name == "single", name=name)
-    for key, value in cfg.runtime().items():
-        setattr(system, key, value)
-    return system
+        return systems.load_system(base=manifest.base, name=name, runtime=cfg.runtime())
+    return systems.load_system(str(cfg.checkpoint), single=name == "single", name=name, runtime=cfg.runtime())
 
 
 def _free() -> None:

@@ -15,8 +15,10 @@ BASE_ROLES = ("planner", "caller", "summarizer", "single")
 
 def load_system(checkpoint: str | None = None, *, single: bool = False, base: str | None = None,
                 endpoint: str | None = None, model: str | None = None, api_key: str | None = None,
-                name: str | None = None) -> System:
-    """Exactly one of `base` / `endpoint` / a checkpoint (None = the shipped default) is used."""
+                name: str | None = None, runtime: dict | None = None) -> System:
+    """Exactly one of `base` / `endpoint` / a checkpoint (None = the shipped default) is used;
+    `runtime` sets the safeguards (`System` fields, all on by default)."""
+    runtime = runtime or {}
     if base and endpoint:
         raise ValueError("pass either --base or --endpoint, not both")
     if endpoint:
@@ -25,14 +27,16 @@ def load_system(checkpoint: str | None = None, *, single: bool = False, base: st
         if not model:
             raise ValueError("--endpoint needs --model (the served model name; may contain {role})")
         llm = OpenAIBackend(Endpoint(endpoint, model, api_key))
-        return System(llm, single, name or f"{model.replace('{role}', 'role')}{'-single' if single else ''}")
+        return System(llm, single, name or f"{model.replace('{role}', 'role')}{'-single' if single else ''}",
+                      **runtime)
     if base:
-        return System(_base_llm(base), single, name or f"base-{Path(base).name}{'-single' if single else ''}")
+        return System(_base_llm(base), single, name or f"base-{Path(base).name}{'-single' if single else ''}",
+                      **runtime)
     from multiagentllm.models import load_llm
 
     llm = load_llm(checkpoint, single=single)
     label = Path(getattr(llm, "source", "") or checkpoint or "default").name
-    return System(llm, single, name or f"{label}{'-single' if single else ''}")
+    return System(llm, single, name or f"{label}{'-single' if single else ''}", **runtime)
 
 
 def _base_llm(base: str):

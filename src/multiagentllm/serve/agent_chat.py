@@ -125,9 +125,7 @@ def run_episode(state: ServerState, plan: EpisodePlan, *, cancel: threading.Even
     agent_config = AgentConfig(max_steps=plan.max_steps, max_format_errors=config.max_format_errors,
                                max_tokens=config.max_episode_tokens,
                                max_seconds=config.max_episode_seconds, tool_timeout=config.tool_timeout,
-                               max_query_chars=config.max_query_chars, constrain=config.constrain,
-                               max_tools=config.offered_tools, loop_guard=config.loop_guard,
-                               ground_answers=config.ground_answers)
+                               max_query_chars=config.max_query_chars, **config.safeguards)
     agent = Agent(replay, tools, agent_config, single_mode=state.single, on_event=emit,
                   count_tokens=state.count_tokens)
     try:

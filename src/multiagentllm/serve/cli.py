@@ -75,10 +75,10 @@ def serve(
     except (CheckpointError, ModelNotFoundError, OSError) as e:
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(1) from None
-    from multiagentllm.tools.retrieval import DEFAULT_K
+    from multiagentllm.agent.loop import safeguards
 
-    config = ServeConfig(constrain=not no_constrain, loop_guard=not no_guard, ground_answers=not no_grounding,
-                         offered_tools=None if no_retrieval else (max_tools or DEFAULT_K),
+    config = ServeConfig(safeguards=safeguards(no_constrain=no_constrain, no_retrieval=no_retrieval,
+                                               no_guard=no_guard, no_grounding=no_grounding, max_tools=max_tools),
                          queue_size=queue_size, max_steps=max_steps, max_batch=max_batch,
                          request_timeout=request_timeout)
     app = create_app(llm, config=config, single=single)

@@ -3,9 +3,10 @@ instead of letting it eat the model or the memory of the process."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from multiagentllm.tools.retrieval import DEFAULT_K
+from multiagentllm.agent.loop import safeguards
 
 AGENT_MODEL = "alpha-umi"
 THREE_ROLES = ("planner", "caller", "summarizer")
@@ -35,8 +36,6 @@ class ServeConfig:
     request_timeout: float = 600.0  # a request that waits longer for the model is answered 503
     paused_episodes: int = 1_024  # episodes waiting for a client's tool results (oldest dropped)
     paused_ttl: float = 3_600.0
-    # The runtime's safeguards for agent episodes (see agent.loop.AgentConfig)
-    constrain: bool = True
-    offered_tools: int | None = DEFAULT_K  # tools retrieved per episode (server and client tools alike)
-    loop_guard: bool = True
-    ground_answers: bool = True
+    # The runtime's safeguards for agent episodes: `AgentConfig` fields (`agent.loop.SAFEGUARDS`);
+    # `max_tools` there is the tools retrieved per episode, server and client tools alike.
+    safeguards: dict[str, Any] = field(default_factory=safeguards)
