@@ -52,12 +52,17 @@ def count_calls(outputs: Iterable[str], tools: list[dict[str, Any]]) -> Counter:
     return counts
 
 
+def call_key(name: str, arguments: dict[str, Any]) -> str:
+    """What makes two calls the same call: the tool and its arguments, in any key order."""
+    return f"{name} {json.dumps(arguments, sort_keys=True, ensure_ascii=False)}"
+
+
 def repeats(calls: Iterable[tuple[str, dict[str, Any], bool]]) -> Counter:
     """`calls`: (name, arguments, ok) in order; counts the repeats of earlier calls."""
     seen: dict[str, bool] = {}
     counts: Counter = Counter()
     for name, arguments, ok in calls:
-        key = f"{name} {json.dumps(arguments, sort_keys=True, ensure_ascii=False)}"
+        key = call_key(name, arguments)
         if key in seen:
             counts["repeated_calls"] += 1
             counts["repeated_failing"] += not seen[key]

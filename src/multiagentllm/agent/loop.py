@@ -127,7 +127,7 @@ class Result:
 
 
 def _call_key(call: ToolCall) -> str:
-    return f"{call.name} {json.dumps(call.arguments, sort_keys=True, ensure_ascii=False)}"
+    return faults.call_key(call.name, call.arguments)
 
 
 def _args(call: ToolCall) -> str:
@@ -201,16 +201,13 @@ class Agent:
             raise GivenUp(rationale or "the planner gave up")
         self.answer = self._summarize()
         if self.config.ground_answers:
-            self.ungrounded = ungrounded_values(self.answer, self._evidence())
-            claims = unbacked_claims(self.answer, self._succeeded())
-            self.ungrounded += [f"'{c}'" for c in claims]
+            values = ungrounded_values(self.answer, self._evidence())
+            claims = [f"'{c}'" for c in unbacked_claims(self.answer, self._succeeded())]
+            self.ungrounded = values + claims
             if self.ungrounded:
                 self._emit("ungrounded", ", ".join(self.ungrounded), values=self.ungrounded)
-                said = []
-                if len(self.ungrounded) > len(claims):
-                    said.append("states values no tool returned: " + ", ".join(self.ungrounded[: len(self.ungrounded) - len(claims)]))
-                if claims:
-                    said.append("says " + ", ".join(f"'{c}'" for c in claims) + " but no tool did that")
+                said = ["states values no tool returned: " + ", ".join(values)] if values else []
+                said += ["says " + ", ".join(claims) + " but no tool did that"] if claims else []
                 raise Ungrounded("the answer " + "; and ".join(said))
         raise Solved("answered")
 
@@ -226,10 +223,9 @@ class Agent:
 
     def _plan(self) -> tuple[str, str]:
         prompt = self._prompt("planner")
-        answer = True
-        if self.config.ground_answers:  # no answer while a requested action has not happened
-            self.pending = pending_actions(self.instruction, self.tool_names, self._succeeded())
-            answer = not self.pending
+        # With grounding on, no answer while a requested action has not happened.
+        answer = not (self.config.ground_answers
+                      and pending_actions(self.instruction, self.tool_names, self._succeeded()))
         out = self._query("planner", prompt, grammar=planner_grammar(answer))
         while True:
             try:
@@ -275,7 +271,7 @@ class Agent:
             self._check_arguments(rationale, call, out)
         step = Step(rationale, "caller", call)
         self.history.append(step)
-        self._emit("call", f"{call.name} {json.dumps(call.arguments, ensure_ascii=False)}",
+        self._emit("call", f"{call.name} {_args(call)}",
                    name=call.name, arguments=call.arguments)
         timeout = self.config.tool_timeout
         if self.config.max_seconds is not None:
@@ -314,7 +310,7 @@ class Agent:
     def _check_arguments(self, rationale: str, call: ToolCall, output: str) -> None:
         """End the episode with a question when the call's identity arguments were made up."""
         schema = next(t for t in self.tool_schemas if t["name"] == call.name)
-        invented = invented_arguments(call.arguments, schema, [self.instruction, *self._evidence()])
+        invented = invented_arguments(call.arguments, schema, self._evidence())
         if not invented:
             return
         props = schema["parameters"].get("properties") or {}
@@ -444,7 +440,6 @@ class Agent:
         self.caller_outputs: list[str] = []
         self.calls_log: list[tuple[str, dict[str, Any], bool]] = []  # every call asked for, run or not
         self.ungrounded: list[str] = []
-        self.pending: list[str] = []  # requested actions no tool has done yet
         self.unconstrained = False  # a grammar was asked for but the backend cannot apply it
         self.tokens = 0
         self.status, self.message = "running", ""
