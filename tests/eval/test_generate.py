@@ -96,3 +96,24 @@ def test_cached_llm_wrapper(tmp_path, scripted):
     again = CachedLLM(scripted(lambda role, p: "other"), tmp_path / "x.jsonl", namespace="sys")
     assert again.complete(["cd"], role="planner", max_new_tokens=5, stop=[]) == ["dc"]
     assert again.complete(["cd"], role="caller", max_new_tokens=5, stop=[]) == ["other"]
+
+
+def test_cached_llm_keys_each_prompt_by_its_own_grammar():
+    from multiagentllm.eval.generate import CachedLLM
+    from multiagentllm.roles.grammar import DECISION, PLANNER
+
+    seen = []
+
+    class Echo:
+        constrains = True
+
+        def complete(self, prompts, *, role, max_new_tokens, stop, constraint=None):
+            seen.append((list(prompts), constraint))
+            return [f"{p}:{g.role if g else '-'}" for p, g in zip(prompts, constraint or [None] * len(prompts))]
+
+    llm = CachedLLM(Echo(), None)
+    assert llm.complete(["a"], role="planner", max_new_tokens=4, stop=[], constraint=PLANNER) == ["a:planner"]
+    # "a" under PLANNER is cached: only the other two are generated, each with its own grammar
+    out = llm.complete(["a", "a", "b"], role="planner", max_new_tokens=4, stop=[], constraint=[PLANNER, DECISION, None])
+    assert out == ["a:planner", "a:decision", "b:-"]
+    assert seen[-1] == (["a", "b"], [DECISION, None])

@@ -198,14 +198,17 @@ class CachedLLM:
 
     def complete(self, prompts: list[str], *, role: str, max_new_tokens: int, stop: list[str],
                  constraint: Any = None) -> list[str]:
+        """`constraint`: one grammar for every prompt, or one (or None) per prompt."""
+        grammars = constraint if isinstance(constraint, list) else [constraint] * len(prompts)
         # A constrained output is another generation than a free one: the grammar is in the key.
-        tag = f"|{constraint.key}" if constraint is not None and not isinstance(constraint, list) else ""
-        keys = [f"{self.namespace}|{role}|{max_new_tokens}|{prompt_hash(p)}{tag}" for p in prompts]
-        todo = [(k, p) for k, p in zip(keys, prompts) if k not in self.gen.cached]
+        keys = [f"{self.namespace}|{role}|{max_new_tokens}|{prompt_hash(p)}" + (f"|{g.key}" if g else "")
+                for p, g in zip(prompts, grammars)]
+        todo = [(k, p, g) for k, p, g in zip(keys, prompts, grammars) if k not in self.gen.cached]
         if todo:
-            extra = {"constraint": constraint} if constraint is not None else {}
-            outs = self.llm.complete([p for _, p in todo], role=role, max_new_tokens=max_new_tokens,
+            todo_grammars = [g for *_, g in todo]
+            extra = {"constraint": todo_grammars} if any(todo_grammars) else {}
+            outs = self.llm.complete([p for _, p, _ in todo], role=role, max_new_tokens=max_new_tokens,
                                      stop=stop, **extra)
-            self.gen.store(list(zip((k for k, _ in todo), outs)))
+            self.gen.store(list(zip((k for k, *_ in todo), outs)))
         self.gen.reused += len(prompts) - len(todo)
         return [self.gen.cached[k] for k in keys]
