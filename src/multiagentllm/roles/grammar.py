@@ -72,44 +72,48 @@ def _validate(schema: dict[str, Any]) -> str:
     return messages[0] if error else ""
 
 
-def _strip(schema: Any, keys: set[str]) -> Any:
-    """`schema` without the keywords `keys`, at any depth (property names are kept)."""
-    if isinstance(schema, list):
-        return [_strip(s, keys) for s in schema]
+# Where a JSON Schema holds other schemas: a map of them, one, or a list of them.
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_ONE = ("items", "additionalItems", "additionalProperties", "unevaluatedItems", "unevaluatedProperties",
+               "propertyNames", "contains", "not", "if", "then", "else")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+
+def _rewrite(schema: Any, fix: Any) -> Any:
+    """`schema` with `fix(subschema) -> subschema` applied to it and every schema inside it,
+    innermost first; literal values (`enum`, `const`, `default`, ...) are left alone."""
     if not isinstance(schema, dict):
         return schema
-    out = {}
-    for key, value in schema.items():
-        if key in keys:
-            continue
-        if key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(value, dict):
-            out[key] = {name: _strip(sub, keys) for name, sub in value.items()}
-        else:
-            out[key] = _strip(value, keys)
-    return out
+    out = dict(schema)
+    for key in _SCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: _rewrite(sub, fix) for name, sub in out[key].items()}
+    for key in _SCHEMA_ONE + _SCHEMA_LISTS:
+        if key in out:
+            value = out[key]
+            out[key] = [_rewrite(v, fix) for v in value] if isinstance(value, list) else _rewrite(value, fix)
+    return fix(out)
+
+
+def _strip(schema: Any, keys: set[str]) -> Any:
+    """`schema` without the keywords `keys`, at any depth (property names are kept)."""
+    return _rewrite(schema, lambda s: {k: v for k, v in s.items() if k not in keys})
+
+
+def _bound(s: dict[str, Any]) -> dict[str, Any]:
+    kinds = s.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "string" in kinds and "enum" not in s:
+        s.setdefault("maxLength", STRING_CHARS)
+    if "array" in kinds:
+        s.setdefault("maxItems", ARRAY_ITEMS)
+    return s
 
 
 def _bound_strings(schema: Any) -> Any:
     """`schema` with `maxLength: STRING_CHARS` on every string type and `maxItems: ARRAY_ITEMS` on
     every array type that has no bound of its own."""
-    if isinstance(schema, list):
-        return [_bound_strings(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {}
-    for key, value in schema.items():
-        if key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(value, dict):
-            out[key] = {name: _bound_strings(sub) for name, sub in value.items()}
-        elif key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "prefixItems"):
-            out[key] = _bound_strings(value)
-        else:
-            out[key] = value
-    kinds = out.get("type")
-    if (kinds == "string" or (isinstance(kinds, list) and "string" in kinds)) and "enum" not in out:
-        out.setdefault("maxLength", STRING_CHARS)
-    if kinds == "array" or (isinstance(kinds, list) and "array" in kinds):
-        out.setdefault("maxItems", ARRAY_ITEMS)
-    return out
+    return _rewrite(schema, _bound)
 
 
 @lru_cache(maxsize=4096)
