@@ -60,6 +60,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_cfg, tmp_path):
     a = json.loads((Path(straight.out) / cfg.stage / "metrics.json").read_text())
     b = json.loads((Path(killed.out) / cfg.stage / "metrics.json").read_text())
     assert b["resumed_from"] == "checkpoint-3" and a["resumed_from"] is None
+    assert [p.name for p in work.iterdir()] == ["broken-checkpoint-6"]  # set aside, never deleted
     # train_loss is the mean over the steps each process ran, and says which steps those were
     assert a["train_loss_steps"] == [1, 7] and b["train_loss_steps"] == [4, 7]
     assert abs(a["train_loss"] - sum(v for _, v in a["loss_log"]) / 7) < 1e-4

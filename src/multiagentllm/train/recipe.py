@@ -7,8 +7,9 @@ It stands on the transformers `Trainer` (checkpointing, schedules, gradient accu
 autocast, gradient checkpointing, accelerate/DeepSpeed/FSDP launch) with PEFT LoRA, and adds what
 GLPFT needs: span-labelled, padding-free packed rows; a stop on a non-finite loss; output written
 to a temporary folder and renamed into place only on success, so a failed run never replaces a
-finished stage; a resumable work folder (`CKPT/.work/<stage>/checkpoint-*`), and optionally a
-portable resume point to commit (`CKPT/.resume/<stage>/`, resume_point.py).
+finished stage; a resumable work folder (`CKPT/.work/<stage>/checkpoint-*`, each checked before a
+resume starts from it: checkpoints.py), and optionally a portable resume point to commit
+(`CKPT/.resume/<stage>/`, resume_point.py).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import math
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.train import checkpoints
 from multiagentllm.train.artifacts import (
     check_manifest, folder_lock, plot_loss, read_manifest, update_manifest, write_card,
 )
@@ -57,10 +60,9 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     check_manifest(out, cfg, PROMPT_VERSION)
     _check_data_version(Path(cfg.data), PROMPT_VERSION)
     work = out / ".work" / cfg.stage
-    last = last_checkpoint(work)
-    if last is not None and not resume:
+    if checkpoints.found(work) and not resume:
         raise TrainingError(f"{work} holds checkpoints of an unfinished run; pass --resume to "
-                            f"continue from {last.name}, or delete {work} to start over")
+                            f"continue from the newest intact one, or delete {work} to start over")
     if cfg.resume_points and not resume and resume_point.folder(out, cfg.stage).is_dir():
         raise TrainingError(f"{resume_point.folder(out, cfg.stage)} holds the resume point of an "
                             "unfinished run; pass --resume to continue from it, or delete it to start over")
@@ -79,21 +81,18 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
                                            cfg.seed)) if dev_rows else None
     steps = resolve_steps(cfg, train_set)
     callbacks = list(callbacks or [])
-    resumed_from = last.name if last is not None else None
+    run = (resume_point.fingerprint(cfg, file_hash([train_stats.path]), _world_size())
+           if cfg.resume_points else None)
+    last = None
+    if resume:
+        # the ranks of a distributed run choose in turn: the first sets aside and restores, the
+        # others then find the same start already in place
+        with folder_lock(work):
+            last = resume_start(cfg, work, run)
+    resumed_from = None if last is None else (
+        f"resume point at step {checkpoints.step(last)} ({resume_point.DIR}, AdamW moments restarted)"
+        if resume_point.restored(last) else last.name)
     if cfg.resume_points:
-        run = resume_point.fingerprint(cfg, file_hash([train_stats.path]), _world_size())
-        point = resume_point.load(out, cfg.stage) if resume else None
-        if point is not None:
-            point.check(run)
-            work.mkdir(parents=True, exist_ok=True)
-            with folder_lock(work):  # a local checkpoint as new is exact (it has the AdamW state)
-                last = last_checkpoint(work)
-                if last is None or point.step > _step(last):
-                    last = point.restore(work)
-            if resume_point.restored(last):
-                resumed_from = f"resume point at step {point.step} ({resume_point.DIR}, AdamW moments restarted)"
-            else:
-                resumed_from = last.name
         callbacks.append(resume_point.ResumePointWriter(resume_point.folder(out, cfg.stage), run))
     trainer = make_trainer(cfg, model, train_set, dev_set, work, device, steps, callbacks)
     bf16 = trainer.args.bf16
@@ -102,8 +101,9 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     seconds = time.perf_counter() - started
     # the Trainer's training_loss is the mean over the steps this process ran, not the whole run
     loss_log = [[r["step"], r["loss"]] for r in trainer.state.log_history if "loss" in r]
+    first = checkpoints.step(last) + 1 if last is not None else 1
     metrics = {"train_loss": result.training_loss, "steps": trainer.state.global_step,
-               "train_loss_steps": [_step(last) + 1 if last is not None else 1, trainer.state.global_step],
+               "train_loss_steps": [first, trainer.state.global_step],
                "last_logged_loss": loss_log[-1][1] if loss_log else None,
                "train_seconds_this_run": round(seconds, 2),
                "tokens_per_second": round(trainer.tokens / seconds, 1) if seconds else None,
@@ -122,7 +122,11 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     if cfg.resume_points and trainer.is_world_process_zero():
         resume_point.discard(out, cfg.stage)
     if not cfg.keep_checkpoints and trainer.is_world_process_zero():
-        shutil.rmtree(work, ignore_errors=True)
+        kept = checkpoints.clean(work)
+        if kept:
+            warnings.warn(f"{work}: left {', '.join(p.name for p in kept)} (found broken and set "
+                          "aside by a resume); delete them when nothing in them is needed",
+                          checkpoints.BrokenCheckpointWarning, stacklevel=2)
         with contextlib.suppress(OSError):
             work.parent.rmdir()  # `.work` goes once no stage has checkpoints left
     return StageResult(path, metrics)
@@ -200,24 +204,44 @@ def stage_folder_done(path: Path) -> bool:
     return (path / "metrics.json").exists()
 
 
-def last_checkpoint(work: Path) -> Path | None:
-    """The newest *complete* checkpoint (trainer_state.json is written last); newer partial
-    ones, left by a kill in the middle of a save, are removed so they cannot be mistaken later."""
-    if not work.is_dir():
+def resume_start(cfg: TrainConfig, work: Path, run: dict[str, Any] | None) -> Path | None:
+    """The checkpoint `--resume` continues from, or None when the stage never saved one.
+
+    That is the newest local checkpoint whose files read (`checkpoints.problem`), or, with
+    `resume_points`, the stage's resume point when it is newer (a local checkpoint as new wins:
+    it is exact, with the AdamW state), restored as a checkpoint. Each broken checkpoint or
+    resume point passed over is named in a `BrokenCheckpointWarning` and renamed `broken-*`,
+    never deleted. When something was saved but nothing of it reads, this is a `TrainingError`
+    that names every broken file, and nothing is moved: `--resume` asks to continue, so starting
+    the stage over (hours, perhaps) is left to the user, by deleting the folders it names.
+    A resume point of another run is refused as before, not passed over.
+    """
+    from multiagentllm.train import resume_point
+
+    last, broken = checkpoints.newest_intact(work)
+    point, point_problem = None, None
+    where = resume_point.folder(cfg.out, cfg.stage)
+    if run is not None and where.is_dir():  # resume_points: true
+        point_problem = resume_point.problem(where)
+        point = resume_point.load(cfg.out, cfg.stage) if point_problem is None else None
+    if point is not None:
+        point.check(run)
+        if last is not None and point.step <= checkpoints.step(last):
+            point = None
+    if last is None and point is None:
+        whys = [why for _, why in broken] + ([point_problem] if point_problem else [])
+        if whys:
+            raise TrainingError(f"nothing intact to resume from: {'; '.join(whys)}. Nothing was "
+                                "moved or deleted: repair those files, or delete the folders "
+                                "named to start this stage over")
         return None
-    found = sorted((p for p in work.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-                   key=_step, reverse=True)
-    for p in found:
-        try:
-            json.loads((p / "trainer_state.json").read_text())
-            return p
-        except (OSError, ValueError):
-            shutil.rmtree(p, ignore_errors=True)
-    return None
-
-
-def _step(checkpoint: Path) -> int:
-    return int(checkpoint.name.split("-")[-1])
+    then = (f"resuming from the resume point at step {point.step}" if point is not None
+            else f"resuming from {last.name}")
+    for folder, why in broken:
+        checkpoints.skip(folder, why, then)
+    if point_problem:
+        checkpoints.skip(where, point_problem, then)
+    return point.restore(work) if point is not None else last
 
 
 def resolve_steps(cfg: TrainConfig, train_set: PackedDataset) -> int:

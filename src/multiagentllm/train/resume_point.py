@@ -9,7 +9,8 @@ commit. `--resume` on a machine without a newer local checkpoint continues from 
 step, learning rate and place in the data; only the AdamW moments start again from zero (Adam's
 bias correction makes the next updates about `lr` per weight, as at step 1). A resume point
 records what defines the run (hyper-parameters, data hash, world size) and is refused when they
-differ. It is deleted when the stage is published.
+differ; one whose files do not read is passed over for an intact local checkpoint and kept
+(checkpoints.py). It is deleted when the stage is published.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from multiagentllm.train import checkpoints
 from multiagentllm.train.config import TrainConfig, TrainingError
 
 DIR = ".resume"
@@ -88,23 +90,33 @@ def _missing(folder: Path) -> list[str]:
     return missing + ([RNG] if not any(folder.glob(RNG)) else [])
 
 
+def problem(path: Path) -> str | None:
+    """What makes the resume point at `path` unusable, naming the file; None when all of it reads."""
+    info = path / INFO
+    try:
+        _read(path)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return f"{info}: not a readable resume point ({e})"
+    missing = _missing(path)
+    if missing:
+        return f"{path}: incomplete resume point, missing {', '.join(missing)}"
+    return checkpoints.problem(path)  # the same files as a checkpoint's, less the optimizer
+
+
+def _read(path: Path) -> ResumePoint:
+    record = json.loads((path / INFO).read_text(encoding="utf-8"))
+    return ResumePoint(path, int(record["step"]), dict(record["run"]))
+
+
 def load(out: str | Path, stage: str) -> ResumePoint | None:
     """The stage's resume point, or None; a damaged one is an error that names the file."""
     path = folder(out, stage)
     if not path.is_dir():
         return None
-    info = path / INFO
-    try:
-        record = json.loads(info.read_text(encoding="utf-8"))
-        point = ResumePoint(path, int(record["step"]), dict(record["run"]))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise TrainingError(f"{info}: not a readable resume point ({e}); delete {path} to start "
-                            "this stage over") from None
-    missing = _missing(path)
-    if missing:
-        raise TrainingError(f"{path}: incomplete resume point, missing {', '.join(missing)}; "
-                            f"delete {path} to start this stage over")
-    return point
+    why = problem(path)
+    if why is not None:
+        raise TrainingError(f"{why}; delete {path} to start this stage over")
+    return _read(path)
 
 
 def discard(out: str | Path, stage: str) -> None:
