@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from multiagentllm.io import DataError, SkipReport, atomic_open, read_trajectories, write_jsonl
+from multiagentllm.io import DataError, SkipReport, atomic_dir, atomic_open, read_trajectories, write_jsonl
 
 
 def test_bad_rows_name_file_and_line(tmp_path, trajectories):
@@ -42,3 +42,29 @@ def test_atomic_open_creates_parents(tmp_path):
     with atomic_open(tmp_path / "a" / "b.txt") as f:
         f.write("x")
     assert (tmp_path / "a" / "b.txt").read_text() == "x"
+
+
+def test_atomic_dir_swaps_the_folder_or_leaves_it(tmp_path):
+    target = tmp_path / "d"
+    with atomic_dir(target) as new:
+        (new / "a").write_text("1")
+    assert [p.name for p in target.iterdir()] == ["a"]
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as new:
+            (new / "b").write_text("2")
+            raise RuntimeError("failed half-way")
+    assert [p.name for p in target.iterdir()] == ["a"] and [p.name for p in tmp_path.iterdir()] == ["d"]
+    with atomic_dir(target) as new:
+        (new / "b").write_text("2")
+    assert [p.name for p in target.iterdir()] == ["b"] and [p.name for p in tmp_path.iterdir()] == ["d"]
+
+
+def test_atomic_dir_restores_the_old_folder_after_a_kill_between_the_renames(tmp_path):
+    target = tmp_path / "d"
+    (tmp_path / ".d.old-0123456789ab").mkdir()
+    (tmp_path / ".d.old-0123456789ab" / "a").write_text("old")
+    (tmp_path / ".d.new-0123456789ab").mkdir()  # complete or not: it cannot be told, so it goes
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target):
+            raise RuntimeError
+    assert (target / "a").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["d"]

@@ -9,7 +9,10 @@ Output layout::
     OUT/{global,planner,caller,summarizer,single}/{train,dev,test}.seq.jsonl  multi-span rows
     OUT/stats.json                                  counts and token-length percentiles
 
-Every file is written atomically, so an interrupted build never leaves a half-written file.
+The build writes into a new folder beside OUT and swaps it in when everything is written
+(`io.atomic_dir`): OUT holds the previous build or the new one, never a mix, and a build that
+was killed leaves OUT as it was.  An input that gives no record (empty, or every record bad even
+with `skip_bad`) is an error, not an empty training set.
 
 `retrieve_tools=K` renders the training rows as the runtime sees a request with more than K tools:
 a trajectory offering more keeps only the K that `tools.retrieval` selects for its instruction
@@ -31,7 +34,9 @@ from rich.progress import Progress
 from multiagentllm.data import builders
 from multiagentllm.data.loaders import SOURCES, CallItem, ToolSpec, get_source
 from multiagentllm.data.splits import SPLITS, assign_splits
-from multiagentllm.io import DataError, SkipReport, read_trajectories, write_json, write_jsonl
+from multiagentllm.io import (
+    DataError, SkipReport, atomic_dir, read_trajectories, require_records, write_json, write_jsonl,
+)
 from multiagentllm.roles.render import PROMPT_VERSION
 from multiagentllm.types import Trajectory
 
@@ -40,6 +45,7 @@ DEFAULT_SOURCES = ("toolbench", "toolbench_cot", "stabletoolbench", "apibench", 
 # Sources whose trajectories are answers to public *test* queries: they only ever go to `test`.
 TEST_ONLY_SOURCES = {"toolbench_cot": "test"}
 STEP_SAMPLE = 2000  # per-step rows whose token lengths are measured per dataset and split
+OUTPUT_NAMES = {"trajectories", "items", "catalogue", "stats.json", *builders.DATASETS}
 
 
 @dataclass
@@ -83,8 +89,10 @@ def collect(sources: list[str], data_root: Path, synthetic: list[Path], *, skip_
             raise DataError(data_root, None, f"source {name!r}: no files match {list(source.patterns)}")
         task = progress.add_task(f"load {name}", total=len(files)) if progress else None
         fn = source.load_fn()
+        read, skipped_before = 0, report.skipped
         for path in files:
             for rec in fn(path, skip_bad=skip_bad, report=report):
+                read += 1
                 if isinstance(rec, Trajectory):
                     trajs.append(rec)
                 elif isinstance(rec, CallItem):
@@ -93,9 +101,12 @@ def collect(sources: list[str], data_root: Path, synthetic: list[Path], *, skip_
                     catalogue[name].append(rec)
             if progress:
                 progress.advance(task)
+        require_records(data_root, read, report, skipped_before, what=f"records from source {name!r}")
     for path in synthetic:
         path = path / "trajectories.jsonl" if path.is_dir() else path
+        before, skipped_before = len(trajs), report.skipped
         trajs.extend(read_trajectories(path, skip_bad=skip_bad, report=report))
+        require_records(path, len(trajs) - before, report, skipped_before, what="trajectories")
     return trajs, items, catalogue
 
 
@@ -133,8 +144,11 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
     unknown = [s for s in sources if s not in SOURCES]
     if unknown:
         raise KeyError(f"unknown source(s) {unknown}; known: {', '.join(SOURCES)}")
+    if not sources and not synthetic:
+        raise DataError(out, None, "nothing to build: no sources and no synthetic trajectories")
+    check_replaceable(out)
     report = BuildReport(out=out)
-    with Progress(transient=False) as progress:
+    with Progress(transient=False) as progress, atomic_dir(out) as staging:
         trajs, items, catalogue = collect(sources, data_root, list(synthetic or []),
                                           skip_bad=skip_bad, report=report.skipped, progress=progress)
         n_loaded = len(trajs)
@@ -149,7 +163,7 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
             # a seeded shuffle: file order must not follow the instruction text, because training
             # may read only the first rows of a file
             random.Random(f"{split}-{len(group)}").shuffle(group)
-            write_jsonl(out / "trajectories" / f"{split}.jsonl", group)
+            write_jsonl(staging / "trajectories" / f"{split}.jsonl", group)
             rendered = [narrow_tools(t, retrieve_tools) for t in group]
             narrowed[split] = sum(r is not t for r, t in zip(rendered, group))
             for name in builders.DATASETS:
@@ -159,8 +173,8 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
                     row = builders.sequence_row(t, name)
                     if row is not None:
                         seq_rows.append(row)
-                write_jsonl(out / name / f"{split}.jsonl", step_rows)
-                write_jsonl(out / name / f"{split}.seq.jsonl", seq_rows)
+                write_jsonl(staging / name / f"{split}.jsonl", step_rows)
+                write_jsonl(staging / name / f"{split}.seq.jsonl", seq_rows)
                 row_counts[name][split] = {"step_rows": _by_source(step_rows), "seq_rows": _by_source(seq_rows)}
                 if tok:
                     token_counts.setdefault(name, {})[split] = {
@@ -170,9 +184,9 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
                     }
                 progress.advance(task, len(group))
         for name, recs in items.items():
-            write_jsonl(out / "items" / f"{name}.jsonl", recs)
+            write_jsonl(staging / "items" / f"{name}.jsonl", recs)
         for name, recs in catalogue.items():
-            write_jsonl(out / "catalogue" / f"{name}.jsonl", recs)
+            write_jsonl(staging / "catalogue" / f"{name}.jsonl", recs)
 
         stats: dict[str, Any] = {
             "prompt_version": PROMPT_VERSION,
@@ -193,9 +207,21 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
         }
         if tok:
             stats["tokens"] = token_counts
-    write_json(out / "stats.json", stats)
+        write_json(staging / "stats.json", stats)
     report.counts = stats
     return report
+
+
+def check_replaceable(out: Path) -> None:
+    """`out` is replaced as a whole (see `multiagentllm.io.atomic_dir`): refuse a folder that
+    holds anything a build does not write, rather than delete it."""
+    if not out.is_dir():
+        return
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUT_NAMES)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise DataError(out, None, f"holds {shown}, which a build does not write; the build replaces the "
+                                   "whole folder, so choose a new or empty one (or remove them)")
 
 
 def _by_source(records: list, key: str = "source") -> dict[str, int]:

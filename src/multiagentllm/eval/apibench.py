@@ -29,7 +29,7 @@ from multiagentllm.eval.apibench_ast import CORRECT, HALLUCINATION, ApiDatabase,
 from multiagentllm.eval.episodes import Task, run_episodes
 from multiagentllm.eval.generate import Generator
 from multiagentllm.eval.metrics import mean
-from multiagentllm.io import SkipReport
+from multiagentllm.io import SkipReport, require_records
 
 MAX_TOOLS = 6
 
@@ -81,7 +81,9 @@ def evaluate_apibench(paths: list[str | os.PathLike], gen: Generator, *, limit: 
     records: list[dict[str, Any]] = []
     groups: dict[str, list[str]] = defaultdict(list)
     for path in paths:
+        skipped_before = report_bad.skipped
         items = list(load_apibench(path, skip_bad=True, report=report_bad))
+        require_records(path, len(items), report_bad, skipped_before, what="questions")
         database = build_database(path, items)
         if limit is not None:
             items = items[: max(0, limit - len(records))]

@@ -22,7 +22,7 @@ from multiagentllm.eval.bfcl_checker import check
 from multiagentllm.eval.episodes import Task, run_episodes
 from multiagentllm.eval.generate import Generator
 from multiagentllm.eval.metrics import mean
-from multiagentllm.io import SkipReport
+from multiagentllm.io import SkipReport, require_records
 
 MAX_CALLS = 6
 
@@ -32,6 +32,7 @@ def evaluate_bfcl(questions: str | os.PathLike, gen: Generator, *, answers: str 
     """Run and judge a BFCL question file; return (report, per-item records)."""
     bad = SkipReport()
     items = list(load_bfcl(questions, answers=answers, skip_bad=True, report=bad))
+    require_records(questions, len(items), bad, what="questions")
     if limit is not None:
         items = items[:limit]
     for item in items:

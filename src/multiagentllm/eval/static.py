@@ -12,7 +12,6 @@ counted and reported with its file and line, never silently dropped.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 from multiagentllm.agent.faults import call_fault, total
 from multiagentllm.eval.generate import Generator, Request
 from multiagentllm.eval.metrics import action_em, argument_f1, hallucinated, mean, plan_correct, rouge_l
-from multiagentllm.io import DataError, SkipReport, read_trajectories
+from multiagentllm.io import DataError, SkipReport, json_lines, read_trajectories, require_records
 from multiagentllm.roles import FormatError, caller, planner, summarizer
 from multiagentllm.types import Trajectory
 
@@ -30,21 +29,23 @@ METRICS = ("plan_acc", "act_em", "hallu", "arg_f1", "rouge_l")
 
 
 def _first_record(path: Path) -> Any:
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    return json.loads(line)
-                except json.JSONDecodeError:
-                    return None
+    """The first line's JSON value, or None (the line does not read: a JSON array starts `[`)."""
+    for _, obj in json_lines(path):
+        return None if isinstance(obj, DataError) else obj
     return None
 
 
 def load_test_trajectories(path: str | os.PathLike, report: SkipReport) -> list[Trajectory]:
-    """Canonical JSONL or the alpha-UMi `conversations` format; bad items counted in `report`."""
+    """Canonical JSONL or the alpha-UMi `conversations` format; bad items counted in `report`.
+    A file that gives no trajectory (empty, or every item bad) is a `DataError` that says so."""
     path = Path(path)
-    if not path.exists():
-        raise DataError(path, None, "file not found")
+    skipped_before = report.skipped
+    trajs = _load(path, report)
+    require_records(path, len(trajs), report, skipped_before, what="test trajectories")
+    return trajs
+
+
+def _load(path: Path, report: SkipReport) -> list[Trajectory]:
     first = _first_record(path)
     alpha_umi = isinstance(first, dict) and ("conversations" in first or "chains" in first
                                              or {"history", "target"} <= set(first))

@@ -100,9 +100,26 @@ def test_search_without_answer_yields_nothing(tmp_path):
     assert list(load_dfsdt(path)) == []
 
 
+def test_call_to_a_tool_not_offered_is_kept_as_a_rejected_call(tmp_path):
+    """ChatGPT does call tools that are not in its list; the episode is real and stays, the call
+    recorded as the runtime records a rejected one, with the observation the source holds."""
+    path = answer_file(tmp_path, chain(
+        call("forecast_for_weatherapi", {"days": 2}, "Get the forecast."),
+        result("forecast_for_weatherapi", "Forbidden"),
+        call("current_for_weatherapi", {"city": "Paris"}, "Then the current weather."),
+        result("current_for_weatherapi", "11C"), finish("11C")))
+    (traj,) = load_dfsdt(path)
+    assert [s.next for s in traj.steps] == ["caller", "summarizer"] and traj.answer == "11C"
+    assert traj.calls == [ToolCall("current_for_weatherapi", {"city": "Paris"})]
+    (rejected,) = traj.meta["rejected_calls"]
+    assert rejected["index"] == 0 and rejected["rationale"] == "Get the forecast."
+    assert rejected["action"] == {"name": "forecast_for_weatherapi", "arguments": {"days": 2}}
+    assert json.loads(rejected["observation"]) == {"error": "", "response": "Forbidden"}
+    assert "unknown tool 'forecast_for_weatherapi'" in rejected["error"]
+    traj.validate()
+
+
 @pytest.mark.parametrize("turns, reason", [
-    ((call("forecast_for_weatherapi", {}), result("forecast_for_weatherapi", "x"), finish("a")),
-     "calls 'forecast_for_weatherapi', which is not in the tool list"),
     ((call("current_for_weatherapi", {"city": "Paris"}), finish("a")), "has no function result after it"),
     ((call("Finish", {"return_type": "maybe"}),), "unknown return_type 'maybe'"),
     ((call("current_for_weatherapi", {"city": "Paris"}), result("current_for_weatherapi", "x")),
@@ -133,7 +150,7 @@ def test_bad_json_and_missing_field_name_the_file(tmp_path):
 def test_skip_bad_counts_and_continues(tmp_path):
     good = answer_file(tmp_path, chain(call("current_for_weatherapi", {"city": "Paris"}),
                                        result("current_for_weatherapi", "11C"), finish("11C")))
-    bad = answer_file(tmp_path, chain(call("nope", {}), result("nope", "x"), finish("a")), name="8_x.json")
+    bad = answer_file(tmp_path, chain(call("current_for_weatherapi", {}), finish("a")), name="8_x.json")
     report = SkipReport()
     out = [t for p in (bad, good) for t in load_dfsdt(p, skip_bad=True, report=report)]
     assert [t.id for t in out] == ["toolbench-G1-7"]
@@ -145,9 +162,14 @@ def test_real_dfsdt_answers(data_root):
     assert len(files) == 15
     report = SkipReport()
     trajs = [t for f in files for t in load_dfsdt(f, skip_bad=True, report=report)]
-    # two searches found no answer (no chain); one chain calls a function that is not in its list
-    assert report.skipped == 1 and "'dota_2_steam_web', which is not in the tool list" in report.examples[0]
-    assert len(trajs) == 12
+    # two searches found no answer (no chain); one chain calls a function that is not in its list:
+    # a real hallucinated call, kept as a rejected call with the observation ToolBench recorded
+    assert report.skipped == 0 and len(trajs) == 13
+    g3 = next(t for t in trajs if t.id == "toolbench-G3-21")
+    (rejected,) = g3.meta["rejected_calls"]
+    assert rejected["action"]["name"] == "dota_2_steam_web" and "Forbidden" in rejected["observation"]
+    assert [s.action.name for s in g3.steps if s.action] == ["raiderio_call_for_raider_io",
+                                                              "getsponsorships_for_diablo4_smartable"]
     assert {t.outcome for t in trajs} == {"solved", "given_up"}
     for t in trajs:
         t.validate()
@@ -262,10 +284,10 @@ def test_real_give_up_branches(data_root):
     variants = [t for t in trajs if t.meta.get("variant") == "give_up_branch"]
     assert variants and all(t.outcome == "given_up" for t in variants)
     mains = {t.id: t for t in trajs if "variant" not in t.meta}
-    assert len(mains) == 12
+    assert len(mains) == 13
     for v in variants:
         v.validate()
         main = mains.get(v.id.rsplit("-", 1)[0])
         assert main is None or main.steps != v.steps  # the final chain is not repeated
-    # branches that call functions missing from the tool list are counted, not yielded
-    assert report.skipped > 1 and all("not in the tool list" in e for e in report.examples)
+    # branches that call functions missing from the tool list keep those calls as rejected calls
+    assert report.skipped == 0 and any(v.meta.get("rejected_calls") for v in variants)

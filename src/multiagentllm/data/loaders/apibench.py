@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from multiagentllm.data.loaders import CallItem
-from multiagentllm.io import DataError, SkipReport, read_records, skip_or_raise
+from multiagentllm.io import DataError, SkipReport, json_lines, read_records, skip_or_raise
 from multiagentllm.types import ToolCall
 
 SOURCE = "apibench"
@@ -310,20 +310,12 @@ def load_apibench(path: str | os.PathLike, *, skip_bad: bool = False,
     database = api_database_path(path)
     known = {e["api_call"].strip() for e in load_api_database(database)} if database else None
     hub = hub_of(path)
-    with path.open(encoding="utf-8") as f:
-        for n, text in enumerate(f, 1):
-            if not text.strip():
-                continue
-            try:
-                yield _item(_json(text, path, n), n, path, hub, known)
-            except DataError as err:
-                skip_or_raise(err, skip_bad, report)
-            except (ValueError, KeyError, TypeError) as e:
-                skip_or_raise(DataError(path, n, str(e)), skip_bad, report)
-
-
-def _json(text: str, path: Path, line: int) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(path, line, f"invalid JSON: {e.msg} (column {e.colno})") from None
+    for n, row in json_lines(path):
+        try:
+            if isinstance(row, DataError):
+                raise row
+            yield _item(row, n, path, hub, known)
+        except DataError as err:
+            skip_or_raise(err, skip_bad, report)
+        except (ValueError, KeyError, TypeError) as e:
+            skip_or_raise(DataError(path, n, str(e)), skip_bad, report)

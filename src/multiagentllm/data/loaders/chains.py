@@ -13,7 +13,11 @@ Two choices every loader here shares:
   branches that the trajectory does not show;
 * a call or a decision without a thought gets a short rationale derived from what it does
   (`derived_rationale`), counted in `meta["derived_rationales"]`: the planner must learn a
-  rationale for every step, and an honest "Call X: <what X does>." beats an empty one.
+  rationale for every step, and an honest "Call X: <what X does>." beats an empty one;
+* a call to a tool that is not in the list (ChatGPT does hallucinate them: ToolBench's own
+  example `G3_answer/21_ChatGPT_DFS_woFilter_w2.json` calls `dota_2_steam_web`) is a rejected call,
+  as the runtime records one: kept out of `steps`, listed in `meta["rejected_calls"]` with its
+  index, rationale, action, the observation the source recorded, and the error.  The episode stays.
 """
 
 from __future__ import annotations
@@ -93,6 +97,13 @@ class Episode:
     answer: str | None = None
     restart_prompts: int = 0
     derived_rationales: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def reject(self, step: Step, error: str) -> None:
+        """Record a call to a tool that was not offered as the runtime records it (`agent.loop`):
+        out of `steps`, whose actions must name offered tools, and in `meta["rejected_calls"]`
+        with its index among all the steps, so the chain the source holds can be rebuilt."""
+        self.rejected.append({"index": len(self.steps) + len(self.rejected), **step.to_dict(), "error": error})
 
     @property
     def outcome(self) -> str:
@@ -155,18 +166,20 @@ def episode_from_messages(messages: Any, tools: list[dict[str, Any]], where: str
             if call["name"] == FINISH:
                 ep.steps.append(_finish_step(ep, args, rationale, at))
             else:
-                if call["name"] not in by_name:
-                    raise ValueError(f"{at}: calls {call['name']!r}, which is not in the tool list")
                 action = ToolCall(call["name"], args)
                 if not rationale:
-                    rationale = derived_rationale(action, by_name[call["name"]])
+                    rationale = derived_rationale(action, by_name.get(call["name"]))
                     ep.derived_rationales += 1
                 obs = messages[i + 1] if i + 1 < len(messages) else None
                 if not (isinstance(obs, dict) and obs.get("role") == "function"):
                     raise ValueError(f"{at}: the call to {call['name']!r} has no function result after it")
                 if obs.get("name") not in (None, call["name"]):
                     raise ValueError(f"{where}[{i + 1}]: result of {obs.get('name')!r}, expected {call['name']!r}")
-                ep.steps.append(Step(rationale, "caller", action, as_text(obs.get("content"))))
+                step = Step(rationale, "caller", action, as_text(obs.get("content")))
+                if call["name"] in by_name:
+                    ep.steps.append(step)
+                else:
+                    ep.reject(step, f"unknown tool {call['name']!r}: {at} calls a tool the source did not offer")
                 i += 1
         elif role == "function":
             raise ValueError(f"{at}: a function result without a call before it")
@@ -204,6 +217,8 @@ def trajectory(ep: Episode, *, id: str, source: str, tools: list[dict[str, Any]]
                meta: dict[str, Any]) -> Trajectory:
     """The validated trajectory of an episode (SchemaError -> ValueError for the loaders)."""
     meta = {**meta, "restart_prompts": ep.restart_prompts, "derived_rationales": ep.derived_rationales}
+    if ep.rejected:
+        meta["rejected_calls"] = ep.rejected
     traj = Trajectory(id=id, instruction=ep.instruction, tools=tools, steps=ep.steps, answer=ep.answer,
                       outcome=ep.outcome, source=source, meta=meta)
     try:

@@ -10,13 +10,14 @@ loader here shares: convert one record into zero or more outputs; a record that 
 from __future__ import annotations
 
 import bisect
+import codecs
 import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from multiagentllm.io import DataError, SkipReport, skip_or_raise
+from multiagentllm.io import DataError, SkipReport, check_unicode, json_lines, parse_json, read_text, skip_or_raise
 
 T = TypeVar("T")
 _WS = " \t\r\n"
@@ -24,49 +25,49 @@ _WS = " \t\r\n"
 
 def iter_json_records(path: str | os.PathLike) -> Iterator[tuple[int, int, Any]]:
     """Yield (line, index, record) for each element of a top-level JSON array, or each line of a
-    JSONL file.  Invalid JSON raises `DataError` naming the line."""
+    JSONL file.  A record that does not read raises `DataError` naming the line."""
     for line, index, obj in _records(path):
-        if isinstance(obj, _BadJSON):
-            raise obj.error
+        if isinstance(obj, DataError):
+            raise obj
         yield line, index, obj
 
 
-class _BadJSON:
-    """Stands in for a record that is not JSON, so the caller decides whether to raise."""
-
-    def __init__(self, error: DataError):
-        self.error = error
-
-
 def _records(path: str | os.PathLike) -> Iterator[tuple[int, int, Any]]:
+    """Like `iter_json_records`, but a record that does not read is yielded as its `DataError`
+    (a value JSON cannot produce), so the caller decides whether to raise or skip it."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, None, "file not found")
-    text = path.read_text(encoding="utf-8")
-    start = len(text) - len(text.lstrip(_WS))
-    if text[start:start + 1] == "[":
-        yield from _array_records(path, text, start)
+    if not _is_array(path):
+        for index, (n, obj) in enumerate(json_lines(path)):
+            yield n, index, obj
         return
-    index = 0
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield n, index, json.loads(line)
-        except json.JSONDecodeError as e:
-            yield n, index, _BadJSON(DataError(path, n, f"invalid JSON: {e.msg} (column {e.colno})"))
-        index += 1
+    try:
+        text = read_text(path)
+    except DataError as err:  # not UTF-8: nothing of the array can be read
+        yield err.line or 1, 0, err
+        return
+    yield from _array_records(path, text, len(text) - len(text.lstrip(_WS)))
+
+
+def _is_array(path: Path) -> bool:
+    """Whether the file's first non-blank character is `[` (a JSON array, not JSONL)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return False  # json_lines says what is wrong with the file
+    return head.removeprefix(codecs.BOM_UTF8).lstrip(_WS.encode()).startswith(b"[")
 
 
 def _array_records(path: Path, text: str, start: int) -> Iterator[tuple[int, int, Any]]:
-    """Elements of a JSON array; after invalid JSON nothing more can be read (one `_BadJSON`)."""
+    """Elements of a JSON array; after an element that does not parse nothing more can be read
+    (one `DataError`).  An element with a lone surrogate is bad on its own, and reading goes on."""
     newlines = [i for i, c in enumerate(text) if c == "\n"]
 
     def line_of(pos: int) -> int:
         return bisect.bisect_right(newlines, pos - 1) + 1
 
     def bad(pos: int, reason: str) -> tuple[int, int, Any]:
-        return line_of(pos), index, _BadJSON(DataError(path, line_of(pos), f"invalid JSON: {reason}"))
+        return line_of(pos), index, DataError(path, line_of(pos), f"invalid JSON: {reason}")
 
     decoder = json.JSONDecoder()
     pos, index = _skip_ws(text, start + 1), 0
@@ -78,7 +79,14 @@ def _array_records(path: Path, text: str, start: int) -> Iterator[tuple[int, int
         except json.JSONDecodeError as e:
             yield bad(e.pos, f"{e.msg} (record {index})")
             return
-        yield line_of(pos), index, obj
+        except RecursionError:
+            yield bad(pos, f"record {index} is nested too deeply to read")
+            return
+        try:
+            check_unicode(obj, text[pos:end], path, line_of(pos))
+            yield line_of(pos), index, obj
+        except DataError as err:
+            yield line_of(pos), index, err
         index += 1
         pos = _skip_ws(text, end)
         if text[pos:pos + 1] == "]":
@@ -98,14 +106,8 @@ def _skip_ws(text: str, pos: int) -> int:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """A whole JSON document; invalid JSON raises `DataError` naming the line."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, None, "file not found")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(path, e.lineno, f"invalid JSON: {e.msg} (column {e.colno})") from None
+    """A whole JSON document; one that does not read raises `DataError` naming the line."""
+    return parse_json(read_text(path), path)
 
 
 def convert_each(path: str | os.PathLike, convert: Callable[[Any, int], list[T | ValueError]], *,
@@ -113,13 +115,13 @@ def convert_each(path: str | os.PathLike, convert: Callable[[Any, int], list[T |
     """Run `convert(record, index)` on every record of the file; see the module docstring.
 
     `convert` may return errors (`ValueError`s) among its outputs: a record that yields several
-    items (one per instruction, say) reports a bad part without losing the good ones.  Invalid JSON in
-    a JSON array cannot be read past: with `skip_bad` it is counted and the rest of that file is
-    dropped."""
+    items (one per instruction, say) reports a bad part without losing the good ones.  Invalid JSON
+    (or bytes that are not UTF-8) in a JSON array cannot be read past: with `skip_bad` it is
+    counted and the rest of that file is dropped."""
     for line, index, obj in _records(path):
         try:
-            if isinstance(obj, _BadJSON):
-                raise obj.error
+            if isinstance(obj, DataError):
+                raise obj
             try:
                 out = convert(obj, index)
             except KeyError as e:
@@ -128,6 +130,8 @@ def convert_each(path: str | os.PathLike, convert: Callable[[Any, int], list[T |
                 if isinstance(e, DataError):
                     raise
                 raise DataError(path, line, f"record {index}: {e}") from None
+            except RecursionError:
+                raise DataError(path, line, f"record {index}: nested too deeply to read") from None
         except DataError as err:
             skip_or_raise(err, skip_bad, report)
             continue

@@ -49,7 +49,7 @@ from multiagentllm.data.loaders.chains import (
     FINISH, as_text, episode_from_messages, tools_from_functions, trajectory,
 )
 from multiagentllm.data.loaders.jsonfiles import read_json
-from multiagentllm.io import DataError, SkipReport, skip_or_raise
+from multiagentllm.io import DataError, SkipReport, parse_json, read_text, skip_or_raise
 from multiagentllm.types import Trajectory
 
 
@@ -160,13 +160,14 @@ def load_dfsdt(path: str | os.PathLike, *, skip_bad: bool = False, report: SkipR
     records: list[Trajectory] = []
     try:
         data = read_json(path)
-        try:
-            records = _dfsdt_record(path, data)
-        except (ValueError, KeyError, TypeError) as e:
-            raise DataError(path, None, str(e)) from None
     except DataError as err:
         skip_or_raise(err, skip_bad, report)
-        if not give_up_branches or err.reason.startswith(("invalid JSON", "file not found")):
+        return
+    try:
+        records = _dfsdt_record(path, data)
+    except (ValueError, KeyError, TypeError) as e:
+        skip_or_raise(DataError(path, None, str(e)), skip_bad, report)
+        if not give_up_branches:
             return
     yield from records
     if give_up_branches:
@@ -250,10 +251,14 @@ def load_tooleval_results(path: str | os.PathLike, *, skip_bad: bool = False,
                           report: SkipReport | None = None) -> Iterator[CallItem | Trajectory]:
     """A `CallItem` per query, and a `Trajectory` where the record holds the whole chain."""
     path = Path(path)
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise DataError(path, None, "expected a JSON object mapping query ids to records")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_text(path)
+        data = parse_json(text, path)
+        if not isinstance(data, dict):
+            raise DataError(path, None, "expected a JSON object mapping query ids to records")
+    except DataError as err:
+        skip_or_raise(err, skip_bad, report)
+        return
     group = path.stem
     for qid, rec in data.items():
         try:

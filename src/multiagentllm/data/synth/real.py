@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from multiagentllm.data.loaders import CallItem, get_source
+from multiagentllm.data.loaders.jsonfiles import read_json
 from multiagentllm.data.synth.verify import verify
+from multiagentllm.io import iter_jsonl
 from multiagentllm.tools import ToolRegistry
 from multiagentllm.tools.gorilla import GorillaHub, GorillaTool
 from multiagentllm.tools.rapidapi import rapidapi_tool
@@ -85,9 +87,8 @@ def sealtools_templates(data_root: Path) -> dict[str, Any]:
     path = data_root / "Seal-Tools/Seal-Tools_Dataset/tool.jsonl"
     out: dict[str, Any] = {}
     if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line) if line.strip() else {}
-            if isinstance(row.get("responses"), dict):
+        for _, row in iter_jsonl(path):
+            if isinstance(row, dict) and isinstance(row.get("responses"), dict):
                 out[row["api_name"]] = row["responses"]
     return out
 
@@ -149,7 +150,7 @@ def _registry(item: CallItem, hub: GorillaHub | None, templates: dict[str, Any])
 
 
 def _stabletoolbench_items(path: Path) -> Iterator[tuple[CallItem, dict[str, Any]]]:
-    for query in json.loads(path.read_text(encoding="utf-8")):
+    for query in read_json(path):
         apis = query.get("api_list") or []
         tools = {t.name: t for t in (rapidapi_tool(a) for a in apis)}
         wanted = {(r[0], r[1]) for r in query.get("relevant APIs", [])}
