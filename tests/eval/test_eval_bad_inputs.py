@@ -78,3 +78,16 @@ def test_apibench_refuses_a_split_with_no_question(tmp_path, scripted):
     path = _write(tmp_path / "torchhub_eval.json", "{oops")
     with pytest.raises(DataError, match=r"torchhub_eval\.json: no questions: all 1 were bad"):
         evaluate_apibench([path], _gen(scripted))
+
+
+def test_the_cli_reports_a_bad_file_without_a_traceback(tmp_path):
+    from typer.testing import CliRunner
+
+    from multiagentllm.cli import app
+
+    empty = tmp_path / "questions.json"  # the file is read before any request reaches the endpoint
+    empty.write_text("")
+    result = CliRunner().invoke(app, ["eval", "bfcl", "--questions", str(empty),
+                                      "--endpoint", "http://127.0.0.1:9/v1", "--model", "m"])
+    assert result.exit_code == 2, result.output
+    assert "questions.json" in result.output and "Traceback" not in result.output

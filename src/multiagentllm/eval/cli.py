@@ -15,6 +15,8 @@ interrupted run resumes; default beside --out).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -69,6 +71,17 @@ def _system(checkpoint, single, base, endpoint, model, name, runtime=None):
         raise typer.BadParameter(str(e)) from None
 
 
+@contextmanager
+def _bad_input() -> Iterator[None]:
+    """A bad input file ends the command with its message (file and line), not a traceback."""
+    from multiagentllm.io import DataError
+
+    try:
+        yield
+    except DataError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
 def _paths(benchmark: str, system_name: str, out: Path | None, cache: Path | None) -> tuple[Path, Path]:
     out = out or Path("runs") / "eval" / f"{benchmark}-{system_name}.json"
     return out, cache or out.with_name(out.stem + ".cache.jsonl")
@@ -103,7 +116,8 @@ def static(data: Annotated[Path, typer.Option(help="Test trajectories (canonical
 
     system, gen, out = _run("static", checkpoint, single, base, endpoint, model, name, out, cache, batch_size,
                             runtime_options(no_constrain, False, False, False, plain, None))
-    report, records = evaluate_static(data, gen, limit=limit)
+    with _bad_input():
+        report, records = evaluate_static(data, gen, limit=limit)
     _finish(report, records, system, gen, out)
 
 
@@ -122,7 +136,8 @@ def apibench(data: Annotated[Optional[list[Path]], typer.Option(help="APIBench e
         raise typer.BadParameter(f"no APIBench eval files under {_data_root()}; pass --data FILE")
     system, gen, out = _run("apibench", checkpoint, single, base, endpoint, model, name, out, cache, batch_size,
                             runtime_options(no_constrain, False, False, False, plain, None))
-    report, records = evaluate_apibench(paths, gen, limit=limit)
+    with _bad_input():
+        report, records = evaluate_apibench(paths, gen, limit=limit)
     _finish(report, records, system, gen, out)
 
 
@@ -139,7 +154,8 @@ def bfcl(questions: Annotated[Path, typer.Option(help="BFCL question file (singl
 
     system, gen, out = _run("bfcl", checkpoint, single, base, endpoint, model, name, out, cache, batch_size,
                             runtime_options(no_constrain, False, no_guard, False, plain, None))
-    report, records = evaluate_bfcl(questions, gen, answers=answers, limit=limit, max_calls=max_calls)
+    with _bad_input():
+        report, records = evaluate_bfcl(questions, gen, answers=answers, limit=limit, max_calls=max_calls)
     _finish(report, records, system, gen, out)
 
 
