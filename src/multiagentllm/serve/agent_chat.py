@@ -12,25 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from multiagentllm.agent.loop import Agent, AgentConfig, Event, Result
 from multiagentllm.roles.render import call_text, plan_text
 from multiagentllm.serve.config import AGENT_MODEL
-from multiagentllm.serve.conversation import parse_conversation
+from multiagentllm.serve.conversation import Conversation, parse_conversation
 from multiagentllm.serve.episodes import (
     ClientToolCall, EpisodeTools, PausedEpisode, Recorded, ReplayLLM, call_id, episode_of,
     new_episode_id,
 )
-from multiagentllm.serve.errors import APIError
+from multiagentllm.serve.errors import APIError, client_name
 from multiagentllm.serve.protocol import ChatRequest
 from multiagentllm.serve.responses import DONE, ChunkWriter, chat_completion, sse_error, tool_call_json, usage
+from multiagentllm.serve.roles_api import check_prompt, render
 from multiagentllm.serve.state import ServerState, as_api_error
 from multiagentllm.serve.worker import QueuedLLM
+from multiagentllm.tools.retrieval import retrieve
+
+log = logging.getLogger("multiagentllm.serve")
 
 _FINISH = {"solved": "stop", "given_up": "stop", "format_error": "stop", "max_steps": "length",
            "token_limit": "length", "timeout": "length", "stuck": "stop", "ungrounded": "stop",
@@ -82,6 +88,7 @@ def plan_episode(state: ServerState, req: ChatRequest) -> EpisodePlan:
                             f"episode may take {max_steps} steps", param="messages",
                        code="too_many_steps")
     offered, client = state.offered_tools(req)
+    _check_first_prompt(state, conv, offered)
     names = [s["name"] for s in offered]
     last = conv.calls[-1] if conv.calls else None
     paused = state.store.take(episode_of(last.call_id)) if last else None
@@ -106,6 +113,18 @@ def plan_episode(state: ServerState, req: ChatRequest) -> EpisodePlan:
     episode = (episode_of(last.call_id) if last else None) or new_episode_id()
     return EpisodePlan(episode, conv.instruction, offered, client, state.fresh_registry(),
                        outputs, calls, max_steps)
+
+
+def _check_first_prompt(state: ServerState, conv: Conversation, offered: list[dict[str, Any]]) -> None:
+    """413 before the episode takes a place in the queue when the planner's first prompt would be
+    over the limit: rendered as the episode will render it, with the tools retrieval leaves of
+    `offered` (the same `retrieve` call `Agent` makes at its start, keeping the tools the
+    history used). Checking the instruction alone let 64 client tools of 200 parameters each
+    through as a 747k-character prompt."""
+    max_tools = AgentConfig(**state.config.safeguards).max_tools
+    shown = retrieve(offered, conv.instruction, max_tools, keep=[p.call.name for p in conv.calls])
+    model = "single" if state.single else "planner"
+    check_prompt(render(model, "planner", conv, shown), "planner", state.config)
 
 
 def run_episode(state: ServerState, plan: EpisodePlan, *, cancel: threading.Event | None = None,
@@ -166,8 +185,10 @@ def _umi(agent: Agent, status: str, message: str) -> dict[str, Any]:
             "tokens": traj.meta.get("tokens")}
 
 
-async def chat_agent(state: ServerState, req: ChatRequest) -> Any:
-    plan = plan_episode(state, req)
+async def chat_agent(state: ServerState, req: ChatRequest, request: Request) -> Any:
+    # Schema checks, retrieval and rendering take a while for a large tool list: off the event
+    # loop, so that /health and other requests keep being answered meanwhile.
+    plan = await asyncio.to_thread(plan_episode, state, req)
     try:
         state.admit()
     except APIError:
@@ -175,21 +196,38 @@ async def chat_agent(state: ServerState, req: ChatRequest) -> Any:
             state.store.put(plan.resumed)
         raise
     loop = asyncio.get_running_loop()
-    if not req.stream:
-        try:
-            done = await loop.run_in_executor(state.executor, _admitted, state, plan)
-        except Exception as e:  # noqa: BLE001 - every failure becomes an OpenAI error
-            raise as_api_error(e) from e
-        return chat_completion(AGENT_MODEL, content=done.content, finish_reason=done.finish_reason,
-                               tool_calls=done.tool_calls, usage_=done.usage, umi=done.umi)
-    return _stream(state, plan, req, loop)
+    if req.stream:
+        return _stream(state, plan, req, loop)
+    cancel = threading.Event()
+    episode = loop.run_in_executor(state.executor, _admitted, state, plan, cancel)
+    left = asyncio.ensure_future(_client_left(request))
+    try:
+        await asyncio.wait({episode, left}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        left.cancel()
+    if not episode.done():  # nobody will read the answer: stop at the next generation
+        cancel.set()
+        log.info("%s left; episode %s cancelled", client_name(request), plan.id)
+    try:
+        done = await episode
+    except Exception as e:  # noqa: BLE001 - every failure becomes an OpenAI error
+        raise as_api_error(e) from e
+    return chat_completion(AGENT_MODEL, content=done.content, finish_reason=done.finish_reason,
+                           tool_calls=done.tool_calls, usage_=done.usage, umi=done.umi)
 
 
-def _admitted(state: ServerState, plan: EpisodePlan) -> Finished:
+async def _client_left(request: Request) -> None:
+    """Returns when the client disconnects. The body has been read, so the server's next message
+    on this request is the disconnect (or nothing, until the response is sent)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _admitted(state: ServerState, plan: EpisodePlan, cancel: threading.Event) -> Finished:
     """Run the episode and give its place in the queue back when it has really stopped (not when
     the request handler does: a handler can be cancelled while the episode thread runs on)."""
     try:
-        return run_episode(state, plan)
+        return run_episode(state, plan, cancel=cancel)
     finally:
         state.admission.leave()
 

@@ -25,6 +25,7 @@ from multiagentllm.serve.agent_chat import chat_agent
 from multiagentllm.serve.config import AGENT_MODEL, THREE_ROLES, ServeConfig
 from multiagentllm.serve.episodes import EpisodeStore
 from multiagentllm.serve.errors import APIError, install_handlers
+from multiagentllm.serve.gate import Gate
 from multiagentllm.serve.protocol import ChatRequest, CompletionRequest, read_json, refuse_unsupported, validate
 from multiagentllm.serve.roles_api import chat_role, completions
 from multiagentllm.serve.state import ServerState
@@ -41,6 +42,8 @@ def create_app(llm_or_factory: LLMSource, registry: Any = None, *, config: Serve
     `registry` holds the tools that run on the server (the built-in `default_registry()` when
     None); each episode gets a fresh world from it. `single` runs the agent in single-LLM mode
     and serves the role model `single`; otherwise the roles are planner, caller and summarizer.
+    `config` holds the limits, the API key and whether /docs is served; its connection limits
+    are uvicorn's to enforce (`ServerThread` and `umi serve` pass them on).
     """
     config = config or ServeConfig()
     if registry is None:
@@ -62,17 +65,12 @@ def create_app(llm_or_factory: LLMSource, registry: Any = None, *, config: Serve
         worker.stop()
         state.executor.shutdown(wait=False, cancel_futures=True)
 
+    docs = {} if config.docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(title="multiagentllm", summary="alpha-UMi agent and role models, OpenAI-compatible",
-                  lifespan=lifespan)
+                  lifespan=lifespan, **docs)
     app.state.umi = state
     install_handlers(app)
-
-    @app.middleware("http")
-    async def count(request: Request, call_next):
-        response = await call_next(request)
-        key = "served" if response.status_code < 400 else "errors"
-        state.counters[key] += 1
-        return response
+    app.add_middleware(Gate, counters=state.counters, api_key=config.api_key, docs=config.docs)
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -105,7 +103,7 @@ def create_app(llm_or_factory: LLMSource, registry: Any = None, *, config: Serve
         req = validate(ChatRequest, body)
         refuse_unsupported(req)
         if req.model == AGENT_MODEL:
-            return await chat_agent(state, req)
+            return await chat_agent(state, req, request)
         return await chat_role(state, req)
 
     @app.post("/v1/completions")

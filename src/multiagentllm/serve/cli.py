@@ -5,14 +5,15 @@
     umi serve --single                               # the single-LLM baseline
     umi serve --backend openai --base-url http://gpu-box:8000/v1 --model "umi-{role}"
                                                      # run the loop here, generate on vLLM
+    UMI_API_KEY=s3cret umi serve --host 0.0.0.0      # every route but /health needs the key
 
 Then point any OpenAI client at it:
 
-    OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")
+    OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="s3cret")   # any api_key without --api-key
         .chat.completions.create(model="alpha-umi", messages=[{"role": "user", "content": "..."}])
 
-Exit status: 1 when no model can be loaded, 2 for bad options. The server has no
-authentication: it listens on loopback unless --host says otherwise.
+Exit status: 1 when no model can be loaded, 2 for bad options. Without --api-key the server has
+no authentication: it listens on loopback unless --host says otherwise.
 """
 
 from __future__ import annotations
@@ -30,14 +31,22 @@ def serve(
     backend: str = typer.Option("hf", "--backend", help="hf (in-process) or openai (generate on another endpoint)."),
     base_url: str | None = typer.Option(None, "--base-url", help="With --backend openai: the endpoint's base URL."),
     model: str = typer.Option("{role}", "--model", help="With --backend openai: served model name; {role} is replaced."),
-    api_key: str | None = typer.Option(None, "--api-key", envvar="UMI_API_KEY", help="With --backend openai: bearer token."),
+    backend_api_key: str | None = typer.Option(None, "--backend-api-key", envvar="UMI_BACKEND_API_KEY",
+                                               help="With --backend openai: bearer token for that endpoint."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="UMI_API_KEY",
+                                       help="Require 'Authorization: Bearer KEY' on every route but /health (401 otherwise)."),
+    docs: bool = typer.Option(False, "--docs", help="Serve the API docs at /docs and /openapi.json."),
     dtype: str | None = typer.Option(None, "--dtype", help="float32 | bfloat16 (default: float32 on CPU)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (no authentication: keep it local)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (without --api-key: keep it local)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
     max_steps: int = typer.Option(12, "--max-steps", min=1, help="Most planner turns per episode (requests may ask fewer)."),
     queue_size: int = typer.Option(64, "--queue-size", min=1, help="Requests in progress at once; more get 429."),
     max_batch: int = typer.Option(8, "--max-batch", min=1, help="Waiting role completions merged into one model call."),
     request_timeout: float = typer.Option(600.0, "--request-timeout", min=0.1, help="Seconds a request may wait for the model (then 503)."),
+    max_connections: int = typer.Option(256, "--max-connections", min=1, help="Open connections at once; a request on one more gets 503."),
+    read_timeout: float = typer.Option(30.0, "--read-timeout", min=0.1, help="Seconds a client may take to send a request body (then 408)."),
+    keep_alive_timeout: int = typer.Option(5, "--keep-alive-timeout", min=1, help="Seconds an idle keep-alive connection stays open."),
+    max_header_bytes: int = typer.Option(16_384, "--max-header-bytes", min=1_024, help="Bytes of a request head (line + headers) buffered while it arrives (then 400)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     no_constrain: bool = typer.Option(False, "--no-constrain", help="Decode agent turns without their grammars (ablation)."),
     max_tools: int | None = typer.Option(None, "--max-tools", min=1, help="Tools offered per episode (retrieved); default: the trained prompt size."),
@@ -67,7 +76,7 @@ def serve(
     try:
         with err.status("loading the models…" if backend == "hf" else "connecting…"):
             llm = build_llm(checkpoint=str(checkpoint) if checkpoint else None, single=single,
-                            backend=backend, base_url=base_url, model=model, api_key=api_key,
+                            backend=backend, base_url=base_url, model=model, api_key=backend_api_key,
                             dtype=dtype)
     except ValueError as e:
         err.print(f"[bold red]error:[/] {e}")
@@ -80,13 +89,29 @@ def serve(
     config = ServeConfig(safeguards=safeguards(no_constrain=no_constrain, no_retrieval=no_retrieval,
                                                no_guard=no_guard, no_grounding=no_grounding, max_tools=max_tools),
                          queue_size=queue_size, max_steps=max_steps, max_batch=max_batch,
-                         request_timeout=request_timeout)
+                         request_timeout=request_timeout, max_connections=max_connections,
+                         read_timeout=read_timeout, keep_alive_timeout=keep_alive_timeout,
+                         max_header_bytes=max_header_bytes, api_key=api_key or None, docs=docs)
     app = create_app(llm, config=config, single=single)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        err.print(f"[yellow]warning:[/] listening on {host} without authentication")
+    if host not in ("127.0.0.1", "localhost", "::1") and not config.api_key:
+        err.print(f"[yellow]warning:[/] listening on {host} without authentication (see --api-key)")
     models = ", ".join(app.state.umi.models)
     err.print(f"serving [bold]{models}[/] at http://{host}:{port}/v1  (health: /health)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=_log_config(log_level),
+                **config.uvicorn_options())
+
+
+def _log_config(level: str) -> dict:
+    """uvicorn's logging, with the server's own one-line messages (a client that left, the model
+    loaded) printed the same way and at the same level."""
+    import copy
+
+    from uvicorn.config import LOG_LEVELS, LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["multiagentllm"] = {"handlers": ["default"], "propagate": False,
+                                          "level": LOG_LEVELS.get(level.lower(), "INFO")}
+    return config
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -21,7 +21,7 @@ class ServeConfig:
     queue_size: int = 64
     max_batch: int = 8  # role completions with the same settings are batched into one model call
     max_body_bytes: int = 1 << 20
-    max_input_chars: int = 32_000  # a raw prompt, or all message contents of a chat together
+    max_input_chars: int = 32_000  # a raw prompt, all message contents of a chat, or a rendered prompt
     max_query_chars: int = 4_000  # the instruction of an agent episode
     max_new_tokens: int = 1_024  # cap on `max_tokens` of the role models
     max_prompts: int = 16  # prompts in one /v1/completions request
@@ -29,6 +29,7 @@ class ServeConfig:
     max_tools: int = 64
     max_stop: int = 16
     max_steps: int = 12
+    max_json_depth: int = 128  # nesting of a body (and of call arguments); deeper is refused, 400
     max_format_errors: int = 3
     max_episode_tokens: int | None = 100_000
     max_episode_seconds: float | None = 600.0
@@ -39,3 +40,17 @@ class ServeConfig:
     # The runtime's safeguards for agent episodes: `AgentConfig` fields (`agent.loop.SAFEGUARDS`);
     # `max_tools` there is the tools retrieved per episode, server and client tools alike.
     safeguards: dict[str, Any] = field(default_factory=safeguards)
+    # Connections (uvicorn's own limits, see `uvicorn_options`) and who may call.
+    max_connections: int = 256  # open connections at once; a request on one more is answered 503
+    read_timeout: float = 30.0  # seconds to send a request body once its headers are in (then 408)
+    keep_alive_timeout: int = 5  # seconds an idle keep-alive connection is held open
+    max_header_bytes: int = 16_384  # a request head (line + headers) still arriving; more is 400
+    # When set, every route but /health (and the docs) needs `Authorization: Bearer KEY`.
+    api_key: str | None = field(default=None, repr=False)
+    docs: bool = False  # serve /docs and /openapi.json
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """The limits uvicorn itself enforces, as `uvicorn.Config` arguments. uvicorn has no read
+        timeout for bodies: `read_timeout` is applied where the body is read (`protocol.read_json`)."""
+        return {"limit_concurrency": self.max_connections, "timeout_keep_alive": self.keep_alive_timeout,
+                "h11_max_incomplete_event_size": self.max_header_bytes}

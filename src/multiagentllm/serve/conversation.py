@@ -26,7 +26,7 @@ from typing import Any
 from multiagentllm.roles import FormatError, planner
 from multiagentllm.serve.config import ServeConfig
 from multiagentllm.serve.errors import APIError
-from multiagentllm.serve.protocol import ChatMessage
+from multiagentllm.serve.protocol import ChatMessage, check_json
 from multiagentllm.tools.schema_check import ToolSchemaError, check_tool_schema
 from multiagentllm.types import SchemaError, ToolCall, normalize_tool
 
@@ -91,7 +91,7 @@ def parse_conversation(messages: list[ChatMessage], config: ServeConfig) -> Conv
             rationale = parse_rationale(msg.text)[0]
             for j, tc in enumerate(msg.tool_calls):
                 call = ToolCall(tc.function.name, _arguments(tc.function.arguments,
-                                                             f"{where}.tool_calls[{j}]"))
+                                                             f"{where}.tool_calls[{j}]", config))
                 past = PastCall(rationale if j == 0 else "", call, tc.id, "")
                 if tc.id in open_calls or any(c.call_id == tc.id for c in conv.calls):
                     raise APIError(400, f"{where}.tool_calls[{j}]: duplicate id {tc.id!r}",
@@ -124,15 +124,17 @@ def _expect_answered(open_calls: dict[str, PastCall], where: str) -> None:
                        param="messages", code="invalid_value")
 
 
-def _arguments(text: str, where: str) -> dict[str, Any]:
+def _arguments(text: str, where: str, config: ServeConfig) -> dict[str, Any]:
+    """The arguments string of a past call as an object, held to the same checks as a body."""
+    where = f"{where}.function.arguments"
     try:
         args = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError as e:
-        raise APIError(400, f"{where}.function.arguments is not valid JSON: {e.msg}",
-                       param=f"{where}.function.arguments", code="invalid_value") from None
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise APIError(400, f"{where} is not valid JSON: {getattr(e, 'msg', e)}",
+                       param=where, code="invalid_value") from None
     if not isinstance(args, dict):
-        raise APIError(400, f"{where}.function.arguments must be a JSON object",
-                       param=f"{where}.function.arguments", code="invalid_value")
+        raise APIError(400, f"{where} must be a JSON object", param=where, code="invalid_value")
+    check_json(args, config, where)
     return args
 
 

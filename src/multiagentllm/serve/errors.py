@@ -1,9 +1,14 @@
 """OpenAI-style errors: every failure leaves the server as `{"error": {"message", "type", "param",
 "code"}}` with a status code a client can act on, and the server keeps serving.
 
-    400 invalid body (not JSON, wrong types, missing fields, unsupported parameters)
+    400 invalid body (not JSON, wrong types, missing fields, unsupported parameters, text that
+        is not valid Unicode, JSON nested too deep)
+    401 the server has an API key and the request did not bring it
     404 unknown model or route
-    413 body or input too long (code `context_length_exceeded` for text over the limit)
+    408 the body did not arrive within the read timeout
+    413 body or input too long (code `context_length_exceeded` for text or a rendered prompt
+        over the limit)
+    415 the body is not sent as `Content-Type: application/json`
     422 well-formed but unusable: malformed tool schemas, more steps than allowed, a tool history
         that does not fit together
     429 the request queue is full (retry later)
@@ -20,12 +25,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger("multiagentllm.serve")
 
-_TYPES = {400: "invalid_request_error", 404: "invalid_request_error", 405: "invalid_request_error",
-          413: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error",
+_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
+          405: "invalid_request_error", 408: "invalid_request_error", 413: "invalid_request_error",
+          415: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error",
           500: "server_error", 503: "server_error"}
+_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": "1"}, 503: {"Retry-After": "1"},
+            408: {"Connection": "close"}}  # 408: the rest of the body will not be read
 
 
 class APIError(Exception):
@@ -42,8 +51,7 @@ class APIError(Exception):
                           "code": self.code}}
 
     def response(self) -> JSONResponse:
-        headers = {"Retry-After": "1"} if self.status in (429, 503) else None
-        return JSONResponse(self.body(), status_code=self.status, headers=headers)
+        return JSONResponse(self.body(), status_code=self.status, headers=_HEADERS.get(self.status))
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -70,8 +78,19 @@ def install_handlers(app: FastAPI) -> None:
         return APIError(400, first.get("msg", "invalid request"), param=param,
                         code="invalid_value").response()
 
+    @app.exception_handler(ClientDisconnect)
+    async def _client_left(request: Request, _: ClientDisconnect) -> JSONResponse:
+        # Clients leave all the time; one line each, not a traceback (nothing reaches them anyway).
+        log.info("%s left before its request was read: %s %s", client_name(request), request.method,
+                 request.url.path)
+        return APIError(400, "the client disconnected", code="client_disconnected").response()
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error while serving a request")
         return APIError(500, f"internal error: {type(exc).__name__}: {exc}",
                         code="internal_error").response()
+
+
+def client_name(request: Request) -> str:
+    return f"{request.client.host}:{request.client.port}" if request.client else "a client"

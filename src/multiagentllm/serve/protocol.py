@@ -11,6 +11,7 @@ and `top_p` are accepted and ignored.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any, Literal
 
@@ -98,18 +99,23 @@ class CompletionRequest(Sampling):
 
 
 async def read_json(request: Request, config: ServeConfig) -> dict[str, Any]:
-    """The body as a JSON object, with 413 for a body over `max_body_bytes` (checked while
-    reading, so a client cannot make the server buffer more than the limit) and 400 otherwise."""
+    """The body as a JSON object: 415 unless it is sent as `application/json` (a browser's
+    cross-site "simple" POST cannot set that type, so a web page cannot drive the server), 413 for
+    a body over `max_body_bytes` (checked while reading, so a client cannot make the server buffer
+    more than the limit), 408 when it takes longer than `read_timeout` to arrive, and 400 for bytes
+    that are not JSON or for JSON no part of the server should have to survive (`check_json`)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise APIError(415, f"send the body as JSON with Content-Type: application/json (got "
+                            f"{media or 'no Content-Type'})", code="unsupported_media_type")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > config.max_body_bytes:
         raise _too_large(int(declared), config)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > config.max_body_bytes:
-            raise _too_large(size, config)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    try:
+        raw = await asyncio.wait_for(_read_body(request, config), config.read_timeout)
+    except asyncio.TimeoutError:
+        raise APIError(408, f"the request body did not arrive within {config.read_timeout:g} s",
+                       code="request_timeout") from None
     if not raw.strip():
         raise APIError(400, "the request body is empty; send a JSON object", code="invalid_json")
     try:
@@ -119,12 +125,75 @@ async def read_json(request: Request, config: ServeConfig) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise APIError(400, f"the request body must be a JSON object, got {type(body).__name__}",
                        code="invalid_json")
+    check_json(body, config)
     return body
+
+
+async def _read_body(request: Request, config: ServeConfig) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > config.max_body_bytes:
+            raise _too_large(size, config)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _too_large(size: int, config: ServeConfig) -> APIError:
     return APIError(413, f"the request body is {size} bytes or more; the limit is "
                          f"{config.max_body_bytes}", code="request_too_large")
+
+
+def check_json(value: Any, config: ServeConfig, where: str = "") -> None:
+    """400 naming the place of the first string (or key) holding a lone UTF-16 surrogate (JSON
+    lets `"\\ud800"` through; no tokenizer or UTF-8 writer takes it), or of nesting deeper than
+    `max_json_depth` (the schema checks, grammars and validators downstream walk JSON by
+    recursion). Iterative, so the check itself cannot run out of stack."""
+    stack: list[tuple[Any, int, _Trail]] = [(value, 0, (where, None) if where else None)]
+    while stack:
+        node, depth, trail = stack.pop()
+        if isinstance(node, str):
+            _check_text(node, trail)
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if depth >= config.max_json_depth:
+            place = _render(trail)
+            raise APIError(400, f"{place or 'the body'}: nested more than {config.max_json_depth} "
+                                "levels deep", param=place or None, code="invalid_value")
+        for key, child in (node.items() if isinstance(node, dict) else enumerate(node)):
+            if isinstance(key, str):
+                _check_text(key, trail, is_key=True)
+            stack.append((child, depth + 1, (key, trail)))
+
+
+_Trail = tuple[Any, "_Trail"] | None  # (key, parent): a path built only when an error names it
+
+
+def _check_text(text: str, trail: _Trail, *, is_key: bool = False) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        place = _render(trail) or "the body"
+        what = f"the key {text[:40]!r}" if is_key else f"the text, at character {e.start},"
+        raise APIError(400, f"{place}: {what} holds a lone surrogate (U+{ord(text[e.start]):04X}); "
+                            "send valid Unicode (a \\ud800-\\udbff escape must be followed by its "
+                            "\\udc00-\\udfff pair)", param=place if place != "the body" else None,
+                       code="invalid_value") from None
+
+
+def _render(trail: _Trail, limit: int = 240) -> str:
+    """`messages[0].content` from a trail; the middle of a very long path is elided."""
+    keys = []
+    while trail is not None:
+        keys.append(trail[0])
+        trail = trail[1]
+    path = ""
+    for key in reversed(keys):
+        path += f"[{key}]" if isinstance(key, int) else (f".{key}" if path else str(key))
+    return path if len(path) <= limit else f"{path[:limit // 2]}...{path[-limit // 2:]}"
 
 
 def validate(model: type[BaseModel], body: dict[str, Any]) -> Any:

@@ -30,7 +30,7 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 
 from multiagentllm.roles import FormatError, caller, planner, single, summarizer
-from multiagentllm.serve.config import AGENT_MODEL
+from multiagentllm.serve.config import AGENT_MODEL, ServeConfig
 from multiagentllm.serve.conversation import Conversation, parse_conversation
 from multiagentllm.serve.errors import APIError
 from multiagentllm.serve.protocol import ChatRequest, CompletionRequest, stop_list
@@ -104,15 +104,28 @@ def render(model: str, turn: str, conv: Conversation, tools: list[dict[str, Any]
     return summarizer.prompt(conv.instruction, tools, steps)
 
 
-async def chat_role(state: ServerState, req: ChatRequest) -> Any:
+def check_prompt(prompt: str, turn: str, config: ServeConfig) -> None:
+    """413 for a rendered prompt over `max_input_chars`: instructions, histories and tool lists
+    that pass their own limits can still add up to more than a model can read."""
+    if len(prompt) > config.max_input_chars:
+        raise APIError(413, f"the rendered {turn} prompt is {len(prompt)} characters; the limit is "
+                            f"{config.max_input_chars} (send fewer or smaller tools, or a shorter "
+                            "history)", param="messages", code="context_length_exceeded")
+
+
+def role_prompt(state: ServerState, req: ChatRequest) -> tuple[str, str]:
+    """(turn, prompt) for a role chat request, checked."""
     conv = parse_conversation(req.messages, state.config)
     tools, _ = state.offered_tools(req)
     turn = role_turn(req.model, conv)
     prompt = render(req.model, turn, conv, tools)
-    if len(prompt) > state.config.max_input_chars:
-        raise APIError(413, f"the rendered {turn} prompt is {len(prompt)} characters; the limit is "
-                            f"{state.config.max_input_chars}", param="messages",
-                       code="context_length_exceeded")
+    check_prompt(prompt, turn, state.config)
+    return turn, prompt
+
+
+async def chat_role(state: ServerState, req: ChatRequest) -> Any:
+    # off the event loop: checking a large tool list takes a while (see `agent_chat.chat_agent`)
+    turn, prompt = await asyncio.to_thread(role_prompt, state, req)
     module = MODULES[turn]
     max_new = check_max_tokens(req.max_completion_tokens or req.max_tokens, turn, state)
     stop = list(dict.fromkeys([*module.STOP, *stop_list(req.stop, state.config)]))

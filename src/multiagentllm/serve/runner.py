@@ -22,8 +22,11 @@ class ServerThread:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
         self.host, self.port = self.sock.getsockname()[:2]
+        # the connection limits of an app built by `create_app` (uvicorn enforces them)
+        umi = getattr(getattr(app, "state", None), "umi", None)
+        limits = umi.config.uvicorn_options() if umi is not None else {}
         config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=5)
+                                timeout_graceful_shutdown=5, **limits)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        daemon=True, name="umi-uvicorn")

@@ -28,6 +28,7 @@ from multiagentllm.types import LLM
 log = logging.getLogger("multiagentllm.serve")
 
 LLMSource = LLM | Callable[[], LLM]
+_POLL = 0.05  # seconds between looks at a waiting episode's cancel flag
 
 
 class ModelUnavailable(RuntimeError):
@@ -205,11 +206,21 @@ class QueuedLLM:
             raise Cancelled("the request was cancelled")
         future = self.worker.submit(prompts, role=role, max_new_tokens=max_new_tokens, stop=stop,
                                     constraint=constraint)
-        try:
-            outs = future.result(timeout=self.timeout)
-        except FutureTimeout:
-            future.cancel()
-            raise ModelUnavailable(f"waited more than {self.timeout:g} s for the model") from None
+        outs = self._wait(future)
         self.prompt_tokens += sum(self.count_tokens(p) for p in prompts)
         self.completion_tokens += sum(self.count_tokens(o) for o in outs)
         return outs
+
+    def _wait(self, future: Future) -> list[str]:
+        """The job's outputs. A job still queued when the episode is cancelled is taken off the
+        queue (one that is generating finishes: the episode stops before its next call)."""
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while True:
+            try:
+                return future.result(timeout=_POLL)
+            except FutureTimeout:
+                if self.cancelled.is_set() and future.cancel():
+                    raise Cancelled("the request was cancelled") from None
+                if deadline is not None and time.monotonic() >= deadline:
+                    future.cancel()
+                    raise ModelUnavailable(f"waited more than {self.timeout:g} s for the model") from None
