@@ -10,27 +10,27 @@ registry injects its own `World`, so `registry.fresh()` gives a new, isolated en
 
 `ToolRegistry.call` turns every failure into an error `Observation` whose content is
 `{"error": "..."}`: an unknown tool (with close names suggested), missing, unexpected or mistyped
-arguments (checked with jsonschema), an exception inside the tool, and a timeout.
+arguments (checked with jsonschema), an exception inside the tool, a timeout, and a result that
+JSON cannot hold (an infinite float, an integer too long to write out).  A successful call's
+content is always valid JSON, or the string the tool returned.
 
-Timeout limits: the tool runs in a daemon thread joined with the timeout.  When it overruns, the
-registry raises `ToolTimeout` inside that thread (`PyThreadState_SetAsyncExc`), which stops pure
-Python code (loops, recursion) at its next bytecode; a tool blocked inside one C call (a sleep, a
-socket read) is only stopped when that call returns, and state it was changing may be left half
-done.  The caller gets its error observation on time either way.
+Timeouts: a tool runs in a thread that the timeout interrupts, or -- when marked
+`@tool(cpu_bound=True)` -- in a worker process that the timeout kills, so that one runaway
+computation can neither outlive its limit nor freeze the other threads (see `runner.py`).
 """
 
 from __future__ import annotations
 
-import ctypes
 import difflib
+import functools
 import json
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
 
+from multiagentllm.tools.runner import ToolTimeout, run_in_worker, run_with_timeout
 from multiagentllm.tools.schema import function_schema
 from multiagentllm.tools.schema_check import check_tool_schema
 from multiagentllm.tools.world import World
@@ -38,10 +38,6 @@ from multiagentllm.tools.world import World
 
 class ToolError(Exception):
     """Raised by a tool for a failure the agent should see and can act on (e.g. not found)."""
-
-
-class ToolTimeout(Exception):
-    """Raised inside a tool's thread when it overruns its timeout."""
 
 
 @dataclass
@@ -56,23 +52,28 @@ class Observation:
 
 @dataclass
 class FunctionTool:
-    """A Python function with its derived schema; `domain` groups tools into tool sets."""
+    """A Python function with its derived schema; `domain` groups tools into tool sets;
+    `cpu_bound` runs it in a worker process that its timeout kills."""
 
     name: str
     schema: dict[str, Any]
     fn: Callable[..., Any]
     domain: str = "general"
     needs_world: bool = False
+    cpu_bound: bool = False
 
     def __call__(self, **kwargs: Any) -> Any:
         return self.fn(**kwargs)
 
 
 def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None,
-         domain: str = "general") -> Any:
+         domain: str = "general", cpu_bound: bool = False) -> Any:
     """Decorator: turn a typed, documented function into a `FunctionTool`.
 
-    A first parameter named `world` receives the registry's `World` and is not in the schema."""
+    A first parameter named `world` receives the registry's `World` and is not in the schema.
+    `cpu_bound=True` is for a pure function whose arguments can make it compute for long (an
+    arithmetic evaluator): it runs in a worker process, which must be able to import it, so it is
+    defined at the top level of a module and takes no `world`."""
 
     def wrap(f: Callable[..., Any]) -> FunctionTool:
         import inspect
@@ -80,16 +81,30 @@ def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         params = list(inspect.signature(f).parameters)
         needs_world = bool(params) and params[0] == "world"
         schema = function_schema(f, name=name, skip=("world",) if needs_world else ())
-        return FunctionTool(schema["name"], schema, f, domain, needs_world)
+        if cpu_bound and (needs_world or "<locals>" in f.__qualname__ or f.__module__ == "__main__"):
+            raise ValueError(f"tool {schema['name']!r} cannot be cpu_bound: it runs in a worker "
+                             "process, so it must be defined at the top level of an importable "
+                             "module and take no `world`")
+        return FunctionTool(schema["name"], schema, f, domain, needs_world, cpu_bound)
 
     return wrap(fn) if fn is not None else wrap
 
 
 def to_content(value: Any) -> str:
-    """Compact, deterministic text of a tool result (JSON unless it already is a string)."""
+    """Compact, deterministic text of a tool result (JSON unless it already is a string).
+
+    Raises ValueError for what strict JSON cannot hold: an infinite or NaN float, an integer
+    longer than Python writes out (4,300 digits by default)."""
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError as e:
+        if "integer string conversion" in str(e):
+            raise ValueError("it holds an integer too long to write out") from None
+        if "Out of range float" in str(e):
+            raise ValueError("it holds an infinite or NaN number") from None
+        raise
 
 
 def error_observation(message: str) -> Observation:
@@ -100,6 +115,14 @@ def error_observation(message: str) -> Observation:
 def _type_name(value: Any) -> str:
     return {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
             dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _preview(value: Any) -> str:
+    """The start of a value's JSON text, even for a value too large to write out."""
+    try:
+        return json.dumps(value, ensure_ascii=False)[:60]
+    except ValueError:
+        return "(too long to show)"
 
 
 def validate_arguments(schema: dict[str, Any], arguments: Any) -> str | None:
@@ -117,61 +140,36 @@ def validate_arguments(schema: dict[str, Any], arguments: Any) -> str | None:
         expected = ", ".join(props) or "none"
         return (f"unexpected argument(s) {', '.join(map(repr, unknown))} for {name!r} "
                 f"(expected: {expected})")
-    params_json = json.dumps(params, sort_keys=True) if arguments else ""
+    if not arguments:
+        return None
+    root, parsed = _root_validator(json.dumps(params, sort_keys=True))
     for arg, value in arguments.items():
-        errors = list(_validator(params_json, arg).iter_errors(value))
-        if errors:
+        # a `$ref` in the argument's schema resolves against the whole parameters schema (where
+        # its `$defs` are), so the argument's validator is evolved from the root's (~4 us)
+        try:
+            invalid = not root.evolve(schema=parsed["properties"][arg]).is_valid(value)
+        except ValueError:  # jsonschema's message quotes the value: an integer too long to write
+            invalid = True
+        if invalid:
             want = props[arg].get("type") or props[arg].get("enum") or "a valid value"
             if "enum" in props[arg]:
-                return f"argument {arg!r} of {name!r} must be one of {props[arg]['enum']}, got {value!r}"
-            return (f"argument {arg!r} of {name!r} must be {want}, got {_type_name(value)} "
-                    f"{json.dumps(value, ensure_ascii=False)[:60]}")
+                return f"argument {arg!r} of {name!r} must be one of {props[arg]['enum']}, got {_preview(value)}"
+            return f"argument {arg!r} of {name!r} must be {want}, got {_type_name(value)} {_preview(value)}"
     return None
 
 
-_VALIDATORS: dict[tuple[str, str], Any] = {}
+VALIDATOR_CACHE_SIZE = 64  # parameter schemas; a server sees a new one with every client tool
 
 
-def _validator(params_json: str, arg: str) -> Any:
-    """The validator of one argument; a `$ref` in it resolves against the whole parameters schema
-    (where its `$defs` are), so the argument's schema is evolved from the root's validator."""
-    key = (params_json, arg)
-    if key not in _VALIDATORS:
-        params = json.loads(params_json)
-        schema = params["properties"][arg]
+@functools.lru_cache(maxsize=VALIDATOR_CACHE_SIZE)
+def _root_validator(params_json: str) -> tuple[Any, dict[str, Any]]:
+    """The validator of a whole parameters schema, and that schema (parsed once, defaults
+    dropped), kept for the most recently used schemas only."""
+    params = json.loads(params_json)
+    for schema in params["properties"].values():
         if isinstance(schema, dict):
             schema.pop("default", None)
-        _VALIDATORS[key] = jsonschema.Draft7Validator(params).evolve(schema=schema)
-    return _VALIDATORS[key]
-
-
-def _interrupt(thread: threading.Thread) -> None:
-    if thread.ident is not None:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
-                                                   ctypes.py_object(ToolTimeout))
-
-
-def run_with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
-    """Run `fn()`; with a timeout, in a daemon thread that is interrupted when it overruns."""
-    if timeout is None:
-        return fn()
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = e
-
-    thread = threading.Thread(target=target, daemon=True, name="tool-call")
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        _interrupt(thread)
-        raise ToolTimeout(f"timed out after {timeout:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
+    return jsonschema.Draft7Validator(params), params
 
 
 @dataclass
@@ -270,13 +268,20 @@ class ToolRegistry:
         kwargs = dict(arguments)
         if getattr(t, "needs_world", False):
             kwargs["world"] = self.world
+        timeout = self.default_timeout if timeout is None else timeout
         try:
-            value = run_with_timeout(lambda: t(**kwargs),
-                                     self.default_timeout if timeout is None else timeout)
+            if getattr(t, "cpu_bound", False):
+                value = run_in_worker(t.fn, kwargs, timeout)
+            else:
+                value = run_with_timeout(lambda: t(**kwargs), timeout)
         except ToolTimeout as e:
             return error_observation(f"tool {name!r} {e}")
         except ToolError as e:
             return error_observation(str(e))
         except Exception as e:  # noqa: BLE001 - a broken tool must not crash the agent
             return error_observation(f"tool {name!r} failed: {type(e).__name__}: {e}")
-        return Observation(content=to_content(value), ok=True, data=value)
+        try:
+            content = to_content(value)
+        except Exception as e:  # noqa: BLE001 - nor may a result that JSON cannot hold
+            return error_observation(f"tool {name!r} returned a result that is not valid JSON: {e}")
+        return Observation(content=content, ok=True, data=value)
