@@ -74,3 +74,42 @@ def write_manifest(root: Path, base: Path, roles: dict[str, str], *, stage1: str
         manifest["stage1"] = stage1
     manifest["roles"] = {r: {"path": r, "on": on} for r, on in roles.items()}
     (root / "manifest.json").write_text(json.dumps(manifest))
+
+
+def gguf_template(path: Path, base: Path) -> Path:
+    """A GGUF holding only the metadata of the tiny base at `base` (hyper-parameters and its BPE
+    vocabulary), the template `umi export gguf --base-gguf` takes; the embedded model's own GGUF
+    plays this part in real use."""
+    import gguf
+    from transformers import AutoConfig, AutoTokenizer
+
+    from multiagentllm.export_gguf import rope_theta
+
+    config = AutoConfig.from_pretrained(base)
+    tok = AutoTokenizer.from_pretrained(base)
+    vocab = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
+    merges = json.loads(tok.backend_tokenizer.to_str())["model"]["merges"]
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_context_length(config.max_position_embeddings)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_block_count(config.num_hidden_layers)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_head_count(config.num_attention_heads)
+    writer.add_head_count_kv(config.num_key_value_heads)
+    writer.add_rope_dimension_count(config.hidden_size // config.num_attention_heads)
+    writer.add_rope_freq_base(rope_theta(config))
+    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    writer.add_vocab_size(len(vocab))
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list([t for t, _ in vocab])
+    writer.add_token_types([gguf.TokenType.CONTROL if t in tok.all_special_tokens else gguf.TokenType.NORMAL
+                            for t, _ in vocab])
+    writer.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in merges])
+    writer.add_eos_token_id(tok.eos_token_id)
+    writer.add_bos_token_id(tok.eos_token_id)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

@@ -305,7 +305,7 @@ def serve_text(result: ExportResult, manifest: Manifest, dtype: str) -> str:
 
 # -- `umi export` -------------------------------------------------------------------------------
 
-app = typer.Typer(help="Export a trained checkpoint for serving engines (vLLM multi-LoRA).",
+app = typer.Typer(help="Export a trained checkpoint for serving engines (vLLM multi-LoRA, llama.cpp GGUF).",
                   no_args_is_help=True)
 
 
@@ -323,6 +323,31 @@ def vllm_command(
 
     try:
         result = export_vllm(checkpoint, out, dtype=dtype, merge_roles=merge_roles, force=force)
+    except (ExportError, CheckpointError, ModelNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(f"wrote {result.out} ({', '.join(sorted(p.name for p in result.out.iterdir()))}); "
+               f"how to serve it: {result.out / 'serve.md'}")
+
+
+@app.command("gguf")
+def gguf_command(
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint folder (manifest.json)."),
+    out: Path = typer.Option(..., "--out", help="Folder to write (backbone.gguf, adapters/, serve.md)."),
+    dtype: str = typer.Option("float16", "--dtype", help="The backbone's: float16 | bfloat16 | float32."),
+    base_gguf: Path | None = typer.Option(
+        None, "--base-gguf", help="A GGUF of the base, for its tokenizer and hyper-parameters (default: "
+                                  "the embedded model's own file)."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
+) -> None:
+    """The backbone (base + stage 1 merged) and the role adapters as GGUF, for llama.cpp and Ollama."""
+    from multiagentllm.export_gguf import export_gguf
+    from multiagentllm.models.embedded import ModelNotFoundError
+
+    try:
+        result = export_gguf(checkpoint, out, dtype=dtype, base_gguf=base_gguf, force=force)
     except (ExportError, CheckpointError, ModelNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

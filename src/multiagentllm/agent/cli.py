@@ -30,7 +30,8 @@ def run(
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL (http://localhost:8000/v1), or per role: planner=URL,caller=URL,*=URL."),
     model: str = typer.Option("{role}", "--model", help="Served model name ({role} becomes the role), or per role: planner=NAME,..."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="UMI_API_KEY", help="Bearer token for the endpoint."),
-    dtype: str | None = typer.Option(None, "--dtype", help="float32 | bfloat16 (default: float32 on CPU)."),
+    dtype: str | None = typer.Option(None, "--dtype", help="float32 | bfloat16 for the torch engine (default: float32 on CPU)."),
+    engine: str | None = typer.Option(None, "--engine", envvar="UMI_ENGINE", help="auto (llama.cpp on a CPU where it can run the checkpoint, else torch) | llamacpp | torch."),
     no_constrain: bool = typer.Option(False, "--no-constrain", help="Decode planner and caller turns without their grammars (ablation)."),
     max_tools: int | None = typer.Option(None, "--max-tools", min=1, help="Tools offered (retrieved) when more are available; default: the trained prompt size."),
     no_retrieval: bool = typer.Option(False, "--no-retrieval", help="Offer every tool of the set, however many."),
@@ -57,7 +58,7 @@ def run(
         with err.status("loading the models…" if backend == "hf" else "connecting…"):
             llm = build_llm(checkpoint=str(checkpoint) if checkpoint else None, single=single,
                             backend=backend, base_url=base_url, model=model, api_key=api_key,
-                            dtype=dtype)
+                            dtype=dtype, engine=engine)
     except (QueryError, ValueError) as e:
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(2) from None

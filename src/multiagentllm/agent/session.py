@@ -13,8 +13,9 @@ from multiagentllm.agent.loop import Agent, AgentConfig, Event, Result, check_qu
 
 def build_llm(*, checkpoint: str | None = None, single: bool = False, backend: str = "hf",
               base_url: str | None = None, model: str = "{role}", api_key: str | None = None,
-              dtype: str | None = None) -> Any:
-    """The `LLM` the flags describe; `backend` is "hf" (in-process) or "openai" (HTTP)."""
+              dtype: str | None = None, engine: str | None = None) -> Any:
+    """The `LLM` the flags describe; `backend` is "hf" (in-process: `engine` picks llama.cpp or
+    torch, see `models.backends.checkpoint.engine_for`) or "openai" (HTTP)."""
     if backend == "openai":
         from multiagentllm.models.backends.openai_http import Endpoint, OpenAIBackend
 
@@ -28,7 +29,7 @@ def build_llm(*, checkpoint: str | None = None, single: bool = False, backend: s
         raise ValueError(f"unknown backend {backend!r}; expected 'hf' or 'openai'")
     from multiagentllm.models import load_llm
 
-    return load_llm(checkpoint, single=single, dtype=dtype)
+    return load_llm(checkpoint, single=single, dtype=dtype, engine=engine)
 
 
 def prepare_tools(query: str, config: AgentConfig, tools: Any = None, toolset: str | None = None) -> Any:

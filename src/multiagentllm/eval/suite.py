@@ -254,11 +254,13 @@ def model_fingerprint(manifest: Any, system: str) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
-def decoding_fingerprint(runtime: dict[str, Any] | None = None) -> str:
+def decoding_fingerprint(runtime: dict[str, Any] | None = None, engine: str = "torch") -> str:
     """What a system's outputs depend on besides its weights and the items: how each turn is
     generated (its stop strings and token budget), how prompts are rendered, and the episode
-    limits.  A code change to any of these makes earlier reports and generation caches stale
-    (greedy decoding otherwise gives the same text for the same prompt)."""
+    limits, and the engine (llama.cpp rounds differently from torch, so near-ties can go the
+    other way; "torch" adds nothing, so caches written before engines existed still match).
+    A code change to any of these makes earlier reports and generation caches stale (greedy
+    decoding otherwise gives the same text for the same prompt)."""
     from dataclasses import asdict
 
     from multiagentllm.agent import loop
@@ -272,7 +274,17 @@ def decoding_fingerprint(runtime: dict[str, Any] | None = None) -> str:
              "grammars": [grammar.PLANNER.lark, grammar.DECISION.lark, grammar.JSON_STYLE, grammar.STRING_CHARS, grammar.ARRAY_ITEMS],
              "render": [render.PROMPT_VERSION, render.OBSERVATION_CHARS, render.TOOL_DESC_CHARS,
                         render.PARAM_DESC_CHARS]}
+    if engine != "torch":
+        parts["engine"] = engine
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _engine(name: str, manifest: Any) -> str:
+    if name == "base":
+        return "torch"
+    from multiagentllm.models.backends.checkpoint import engine_label
+
+    return engine_label(manifest, single=name == "single")
 
 
 def _load(name: str, cfg: SuiteConfig, manifest: Any):
@@ -353,7 +365,8 @@ def run_system(name: str, cfg: SuiteConfig, manifest: Any, benches: list[Bench],
         timings[name] = {"status": NOT_TRAINED}
         return {"status": NOT_TRAINED, "reason": reason, "runs": {}}
     fingerprint = model_fingerprint(manifest, name)
-    decoding = decoding_fingerprint(cfg.runtime())
+    engine = _engine(name, manifest)
+    decoding = decoding_fingerprint(cfg.runtime(), engine)
     cache_key = hashlib.sha256(f"{fingerprint}|{decoding}".encode()).hexdigest()[:16]  # names every cache of this system
     runs: dict[str, dict] = {}
     todo = []
@@ -362,6 +375,8 @@ def run_system(name: str, cfg: SuiteConfig, manifest: Any, benches: list[Bench],
         out = cfg.out / f"{bench.name}-{name}.json"
         settings = {"limit": bench.limit, "data": [file_fingerprint(f) for f in bench.files],
                     "model": fingerprint, "decoding": decoding, **bench.extra}
+        if engine != "torch":  # named when it is not the engine every earlier report used
+            settings["engine"] = engine
         old = _previous(out)
         if old is not None and old.get("settings") == settings:
             console.print(f"[green]✓[/] {name} · {bench.name}: finished earlier with these settings, reused")

@@ -36,7 +36,8 @@ def serve(
     api_key: str | None = typer.Option(None, "--api-key", envvar="UMI_API_KEY",
                                        help="Require 'Authorization: Bearer KEY' on every route but /health (401 otherwise)."),
     docs: bool = typer.Option(False, "--docs", help="Serve the API docs at /docs and /openapi.json."),
-    dtype: str | None = typer.Option(None, "--dtype", help="float32 | bfloat16 (default: float32 on CPU)."),
+    dtype: str | None = typer.Option(None, "--dtype", help="float32 | bfloat16 for the torch engine (default: float32 on CPU)."),
+    engine: str | None = typer.Option(None, "--engine", envvar="UMI_ENGINE", help="auto (llama.cpp on a CPU where it can run the checkpoint, else torch) | llamacpp | torch."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (without --api-key: keep it local)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
     max_steps: int = typer.Option(12, "--max-steps", min=1, help="Most planner turns per episode (requests may ask fewer)."),
@@ -77,7 +78,7 @@ def serve(
         with err.status("loading the models…" if backend == "hf" else "connecting…"):
             llm = build_llm(checkpoint=str(checkpoint) if checkpoint else None, single=single,
                             backend=backend, base_url=base_url, model=model, api_key=backend_api_key,
-                            dtype=dtype)
+                            dtype=dtype, engine=engine)
     except ValueError as e:
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(2) from None

@@ -14,6 +14,7 @@ own model instead.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,10 @@ DEFAULT_NAMES = ("cpu-full", "cpu-demo")  # preferred shipped checkpoints under 
 TRAIN_HINT = ("train it with `umi data build --out out/data` then `umi train glpft --preset cpu-demo "
               "--data out/data --out checkpoints/cpu-demo`, or pass --checkpoint DIR (a folder with "
               "manifest.json written by `umi train`)")
+
+
+ENGINES = ("auto", "torch", "llamacpp")
+GGUF_DTYPE = "float16"  # the llama.cpp engine's backbone: as fast as bfloat16 here, closer to float32 text (results/decode)
 
 
 class CheckpointError(RuntimeError):
@@ -102,12 +107,68 @@ def default_checkpoint() -> Path:
     return found[0]
 
 
+def engine_for(manifest: Manifest, *, single: bool = False, engine: str | None = None,
+               dtype: Any = None, device: Any = None, separate: bool = False) -> tuple[str, str | None]:
+    """Which engine decodes this checkpoint: ("llamacpp", None) or ("torch", why not llama.cpp).
+
+    `engine` "auto" (the default; `UMI_ENGINE` overrides it) takes llama.cpp on a CPU whenever it
+    can run the checkpoint as exported: LoRA roles on one backbone, the embedded base (whose GGUF
+    supplies the tokenizer metadata), no explicit dtype. "torch" always takes the torch runners;
+    "llamacpp" takes llama.cpp or fails saying why."""
+    engine = engine or os.environ.get("UMI_ENGINE") or "auto"
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    if engine == "torch":
+        return "torch", "asked for"
+    from multiagentllm.models.backends import llamacpp
+
+    roles = (*TRIO, "single") if single else TRIO  # the export's backbone is the trio's
+    reason = None
+    if separate or dtype is not None or (device is not None and str(device) != "cpu"):
+        reason = "a device, dtype or separate models were asked for"
+    elif _cuda():
+        reason = "a GPU is present"
+    elif manifest.format != "lora" or manifest.base != "embedded":
+        reason = "only LoRA checkpoints of the embedded base are exported automatically"
+    elif any(r not in manifest.roles for r in roles) or len({manifest.roles[r].on for r in roles}) > 1:
+        reason = "the roles do not share one backbone"
+    else:
+        reason = llamacpp.available()
+        if reason and engine == "auto":
+            warnings.warn(f"llama.cpp is not available ({reason}); decoding with the slower torch "
+                          "runner (install llama-cpp-python, see the README)", stacklevel=3)
+    if reason is None:
+        return "llamacpp", None
+    if engine == "llamacpp":
+        raise CheckpointError(f"{manifest.root}: the llama.cpp engine cannot run it: {reason}")
+    return "torch", reason
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def engine_label(manifest: Manifest, **kw: Any) -> str:
+    """The engine's name as it enters evaluation fingerprints ("torch" or "llamacpp-DTYPE")."""
+    name, _ = engine_for(manifest, **kw)
+    return name if name == "torch" else f"{name}-{GGUF_DTYPE}"
+
+
 def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtype: Any = None,
              device: Any = None, separate: bool = False, lean: bool = True,
-             draft_tokens: int | None = None) -> Any:
-    """An `HFBackend` serving the trio (or the single-LLM baseline with `single=True`) of a
-    checkpoint; `None` means the shipped default. `dtype`/`device` default to float32 on CPU and
-    bfloat16 on CUDA; `draft_tokens` sets prompt-lookup speculation (0 turns it off)."""
+             draft_tokens: int | None = None, engine: str | None = None) -> Any:
+    """An `LLM` serving the trio (or the single-LLM baseline with `single=True`) of a
+    checkpoint; `None` means the shipped default. `engine` (see `engine_for`) picks llama.cpp
+    (`LlamaCppBackend`, on the checkpoint exported once to GGUF in the cache) or the torch
+    runners (`HFBackend`); with torch, `dtype`/`device` default to float32 on CPU and bfloat16 on
+    CUDA. `draft_tokens` sets prompt-lookup speculation (0 turns it off)."""
+    if checkpoint is not None and (Path(checkpoint) / "export.json").exists() and not (
+            Path(checkpoint) / "manifest.json").exists():  # a `umi export gguf` folder
+        from multiagentllm.models.backends.llamacpp import load_gguf
+
+        return load_gguf(checkpoint, single=single, draft_tokens=draft_tokens)
     manifest = read_manifest(default_checkpoint() if checkpoint is None else checkpoint)
     if manifest.prompt_version and manifest.prompt_version != PROMPT_VERSION:
         warnings.warn(f"{manifest.root} was trained with prompts {manifest.prompt_version!r}, this "
@@ -121,6 +182,13 @@ def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtyp
                               f"{have}); finish its training chain or pick another checkpoint")
     for role in wanted:
         _check_folder(manifest.roles[role].path, manifest.format, role)
+    if draft_tokens is not None and draft_tokens < 0:
+        raise ValueError(f"draft_tokens must be >= 0, got {draft_tokens}")
+    if engine_for(manifest, single=single, engine=engine, dtype=dtype, device=device,
+                  separate=separate)[0] == "llamacpp":
+        from multiagentllm.models.backends.llamacpp import load_checkpoint
+
+        return load_checkpoint(manifest, single=single, dtype=GGUF_DTYPE, draft_tokens=draft_tokens)
     import torch
 
     from multiagentllm.models.backends.hf import HFBackend
@@ -138,8 +206,6 @@ def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtyp
         roles = _shared(manifest, base_path, wanted, dtype, device)
     backend = HFBackend(tokenizer, roles, lean=lean, source=str(manifest.root))
     if draft_tokens is not None:
-        if draft_tokens < 0:
-            raise ValueError(f"draft_tokens must be >= 0, got {draft_tokens}")
         backend.draft_tokens = draft_tokens
     return backend
 
