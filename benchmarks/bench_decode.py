@@ -7,7 +7,7 @@ Candidates (each at batch 1, greedy, the role's stop strings and token budget, p
 * `torch+drafts`       the same with prompt-lookup drafts (8 per forward)
 * `torch bf16+drafts`  the lean runner on bfloat16 weights (this CPU has AVX512-BF16)
 * `llama.cpp DTYPE`    `umi export gguf` (backbone in DTYPE, role adapters applied at run time)
-  through llama-cpp-python, with and without drafts, for float32, float16 and bfloat16
+  through llama-cpp-python, with and without drafts, for float32, float16, bfloat16 and q8_0
 
 Decode rate of a call = (tokens - 1) / (time of the call - time of a 1-token call), so prefill is
 not counted. "same" counts the calls whose text equals the float32 torch runner's. Machine
@@ -40,7 +40,7 @@ from bench_runtime import replay_episode, role_prompts, rss_mb  # noqa: E402
 
 ROLES = ("planner", "caller", "summarizer")
 DRAFTS = 8
-GGUF_DTYPES = ("float32", "float16", "bfloat16")
+GGUF_DTYPES = ("float32", "float16", "bfloat16", "q8_0")
 
 
 def machine_peaks() -> dict[str, float]:

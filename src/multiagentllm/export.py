@@ -336,7 +336,7 @@ def vllm_command(
 def gguf_command(
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint folder (manifest.json)."),
     out: Path = typer.Option(..., "--out", help="Folder to write (backbone.gguf, adapters/, serve.md)."),
-    dtype: str = typer.Option("float16", "--dtype", help="The backbone's: float16 | bfloat16 | float32."),
+    dtype: str = typer.Option("float16", "--dtype", help="The backbone's: float16 | bfloat16 | float32 | q8_0 (8-bit, llama.cpp's blocks of 32)."),
     base_gguf: Path | None = typer.Option(
         None, "--base-gguf", help="A GGUF of the base, for its tokenizer and hyper-parameters (default: "
                                   "the embedded model's own file)."),

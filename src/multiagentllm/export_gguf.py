@@ -32,7 +32,7 @@ from multiagentllm.export import (
 from multiagentllm.models.backends.checkpoint import TRIO, Manifest, read_manifest
 from multiagentllm.models.backends.llamacpp import EXPORT_INFO
 
-GGUF_DTYPES = ("float32", "float16", "bfloat16")
+GGUF_DTYPES = ("float32", "float16", "bfloat16", "q8_0")  # q8_0: 8-bit blocks of 32 (llama.cpp's own)
 LLAMA_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # Metadata that describes the template's own tensors, not the ones written here.
 _NOT_COPIED = ("general.architecture", "general.file_type", "general.quantization_version")
@@ -230,7 +230,7 @@ def write_model(model: Any, template: Any, path: Path, dtype: str) -> None:
         sub = f.types[-1] if f.types[0] == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(key, f.contents(), f.types[0], sub)
     file_type = {"float32": gguf.LlamaFileType.ALL_F32, "float16": gguf.LlamaFileType.MOSTLY_F16,
-                 "bfloat16": gguf.LlamaFileType.MOSTLY_BF16}[dtype]
+                 "bfloat16": gguf.LlamaFileType.MOSTLY_BF16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[dtype]
     writer.add_file_type(file_type)
     tied = getattr(config, "tie_word_embeddings", False)
     for hf_name, tensor in model.state_dict().items():
@@ -246,7 +246,7 @@ def write_model(model: Any, template: Any, path: Path, dtype: str) -> None:
         elif dtype == "float16":
             writer.add_tensor(name, w.astype(np.float16))
         else:
-            qtype = gguf.GGMLQuantizationType.BF16
+            qtype = {"bfloat16": gguf.GGMLQuantizationType.BF16, "q8_0": gguf.GGMLQuantizationType.Q8_0}[dtype]
             writer.add_tensor(name, gguf.quants.quantize(w, qtype), raw_dtype=qtype)
     _finish(writer)
 

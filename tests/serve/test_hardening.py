@@ -298,3 +298,67 @@ def test_uvicorn_gets_the_connection_limits(make_app):
         assert read_all(sock).startswith(b"HTTP/1.1 400")
         sock.close()
         assert httpx.get(f"{server.url}/health", timeout=5).status_code == 200
+
+
+def half_head(host: str, port: int, head: bytes = b"GET /health HTTP/1.1\r\nHost: x\r\n") -> socket.socket:
+    """A connection whose request head never finishes arriving."""
+    sock = socket.create_connection((host, port), timeout=10)
+    sock.sendall(head)
+    return sock
+
+
+def test_a_head_that_does_not_arrive_in_time_is_408_and_the_connection_closes(make_app):
+    server = ServerThread(make_app(read_timeout=0.5, keep_alive_timeout=30))
+    with server:
+        started = time.monotonic()
+        sock = half_head(server.host, server.port)
+        reply = read_all(sock)
+        sock.close()
+        silent = socket.create_connection((server.host, server.port), timeout=10)  # sends nothing
+        assert read_all(silent) == b""  # closed without a word
+        silent.close()
+    assert reply.startswith(b"HTTP/1.1 408") and b"head did not arrive" in reply
+    assert 0.4 < time.monotonic() - started < 5
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response (head and its content-length body) from a kept-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_a_kept_alive_connection_that_starts_a_head_and_stalls_is_closed(make_app):
+    server = ServerThread(make_app(read_timeout=0.5, keep_alive_timeout=30))
+    with server:
+        sock = socket.create_connection((server.host, server.port), timeout=10)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = read_response(sock)
+        time.sleep(0.8)  # longer than the head deadline, well within keep-alive: still open
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        second = read_response(sock)
+        started = time.monotonic()
+        sock.sendall(b"GET /he")  # one more request, never finished
+        rest = read_all(sock)
+        sock.close()
+    assert first.startswith(b"HTTP/1.1 200") and second.startswith(b"HTTP/1.1 200")
+    assert rest.startswith(b"HTTP/1.1 408") and time.monotonic() - started < 5
+
+
+def test_connections_holding_half_heads_at_the_cap_are_freed_by_the_deadline(make_app):
+    server = ServerThread(make_app(max_connections=3, read_timeout=0.5))
+    with server:
+        held = [half_head(server.host, server.port) for _ in range(2)]
+        time.sleep(0.1)
+        assert httpx.get(f"{server.url}/health", timeout=5).status_code == 503  # at the cap
+        for sock in held:
+            assert read_all(sock).startswith(b"HTTP/1.1 408")
+            sock.close()
+        time.sleep(0.1)
+        assert httpx.get(f"{server.url}/health", timeout=5).status_code == 200

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from multiagentllm.agent.loop import safeguards
+from multiagentllm.serve.connection import head_deadline_protocol
 
 AGENT_MODEL = "alpha-umi"
 THREE_ROLES = ("planner", "caller", "summarizer")
@@ -42,7 +43,7 @@ class ServeConfig:
     safeguards: dict[str, Any] = field(default_factory=safeguards)
     # Connections (uvicorn's own limits, see `uvicorn_options`) and who may call.
     max_connections: int = 256  # open connections at once; a request on one more is answered 503
-    read_timeout: float = 30.0  # seconds to send a request body once its headers are in (then 408)
+    read_timeout: float = 30.0  # seconds to send a request head, and then its body (else 408)
     keep_alive_timeout: int = 5  # seconds an idle keep-alive connection is held open
     max_header_bytes: int = 16_384  # a request head (line + headers) still arriving; more is 400
     # When set, every route but /health (and the docs) needs `Authorization: Bearer KEY`.
@@ -50,7 +51,9 @@ class ServeConfig:
     docs: bool = False  # serve /docs and /openapi.json
 
     def uvicorn_options(self) -> dict[str, Any]:
-        """The limits uvicorn itself enforces, as `uvicorn.Config` arguments. uvicorn has no read
-        timeout for bodies: `read_timeout` is applied where the body is read (`protocol.read_json`)."""
+        """The limits uvicorn enforces, as `uvicorn.Config` arguments. uvicorn has no read
+        timeouts: `read_timeout` bounds a request head through the protocol class given here
+        (`connection.head_deadline_protocol`), and a body where it is read (`protocol.read_json`)."""
         return {"limit_concurrency": self.max_connections, "timeout_keep_alive": self.keep_alive_timeout,
-                "h11_max_incomplete_event_size": self.max_header_bytes}
+                "h11_max_incomplete_event_size": self.max_header_bytes,
+                "http": head_deadline_protocol(self.read_timeout)}

@@ -9,7 +9,8 @@ A call runs in one of two places, chosen by the tool:
   socket read goes on in the background (the caller still gets its observation on time), and a C
   call that holds the GIL, such as one big-integer power, freezes the whole process -- every other
   episode, the server's `/health`, and the caller itself, which can only see the timeout when that
-  call ends.  The observation then says how long the call really ran.
+  call ends.  The observation then says how long the call really ran (or, when the call got to
+  finish in the meantime, it is its result: the work is done, and late is better than lost).
 
 * **A worker process** (`run_in_worker`), for tools marked `@tool(cpu_bound=True)`: pure functions
   of their arguments whose cost an argument can drive, such as the arithmetic tools.  The caller
