@@ -215,3 +215,23 @@ def test_cli_exports_and_umi_loads_the_export_as_a_checkpoint(ckpt, tmp_path):
     assert isinstance(load_llm(out), LlamaCppBackend)
     again = CliRunner().invoke(app, args)  # a non-empty --out needs --force
     assert again.exit_code == 2 and "--force" in again.output
+
+
+@pytest.mark.parametrize("dtype,tolerance", [("float16", 0.01), ("bfloat16", 0.03), ("q8_0", 0.15)])
+def test_smaller_backbones_stay_close_to_the_float32_logits(ckpt, torch_llm, tmp_path, dtype, tolerance):
+    """The backbone in 16 or 8 bits (norms and adapters stay float32): every logit of the
+    prompt within `tolerance` of the torch runtime's, relative to their spread."""
+    from multiagentllm.models.tokens import encode
+
+    out = tmp_path / dtype
+    export_gguf(ckpt, out, dtype=dtype, base_gguf=ckpt / "template.gguf")
+    assert json.loads((out / "export.json").read_text())["dtype"] == dtype
+    llm = load_gguf(out, draft_tokens=0)
+    ids = torch.tensor([encode(torch_llm.tokenizer, PROMPTS[0])])
+    entry = torch_llm.role("caller")
+    entry.model.set_adapter(entry.adapter)
+    want = torch_llm.runner(entry.model).prefill(ids, None, ids.shape[1] + 1)[0]
+    got = llm.runner("caller").prefill(ids, None, ids.shape[1] + 1)[0]
+    error = float((got - want).abs().max() / (want.max() - want.min()))
+    assert error < tolerance, error
+    llm.model.close()
