@@ -43,7 +43,7 @@ class DemoConfig:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _stage(console: Console, cfg: DemoConfig, name: str, title: str):
+def _stage(console: Console, name: str, title: str):
     console.print(Rule(f"[bold]{name}[/] · {title}"))
     return time.perf_counter()
 
@@ -53,7 +53,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, float
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
 
-    t = _stage(console, cfg, "1/5 synthesize", f"{cfg.synth_n} executed, verified trajectories")
+    t = _stage(console, "1/5 synthesize", f"{cfg.synth_n} executed, verified trajectories")
     synth_dir = out / "synth"
     if not (synth_dir / "trajectories.jsonl").exists():
         from multiagentllm.data.synth.run import synth
@@ -65,7 +65,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, float
         console.print(f"{synth_dir} exists, reused")
     cfg.timings["synthesize"] = time.perf_counter() - t
 
-    t = _stage(console, cfg, "2/5 build data", "public sources + synthetic -> GLPFT training sets")
+    t = _stage(console, "2/5 build data", "public sources + synthetic -> GLPFT training sets")
     data_dir = out / "data"
     if not (data_dir / "stats.json").exists():
         from multiagentllm.data.build import build
@@ -80,20 +80,20 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, float
         console.print(f"{data_dir} exists, reused")
     cfg.timings["build"] = time.perf_counter() - t
 
-    t = _stage(console, cfg, "3/5 train", f"GLPFT chain, preset {cfg.preset}")
+    t = _stage(console, "3/5 train", f"GLPFT chain, preset {cfg.preset}")
     ckpt = out / "checkpoint"
     from multiagentllm.train.chain import run_glpft
 
     run_glpft(cfg.preset, data_dir, ckpt)
     cfg.timings["train"] = time.perf_counter() - t
 
-    t = _stage(console, cfg, "4/5 run", "the agent on example requests")
+    t = _stage(console, "4/5 run", "the agent on example requests")
     run_examples(ckpt, cfg.examples, console, label=f"{cfg.preset} trio")
     if cfg.shipped is not None and shipped_trio_ready(cfg.shipped, console):
         run_examples(cfg.shipped, cfg.examples[:1], console, label=f"shipped trio ({cfg.shipped})")
     cfg.timings["run"] = time.perf_counter() - t
 
-    t = _stage(console, cfg, "5/5 evaluate", f"step-level metrics on {cfg.eval_limit} held-out test tasks")
+    t = _stage(console, "5/5 evaluate", f"step-level metrics on {cfg.eval_limit} held-out test tasks")
     table = evaluate(ckpt, data_dir, out / "eval", cfg.eval_limit)
     console.print(table)
     cfg.timings["evaluate"] = time.perf_counter() - t

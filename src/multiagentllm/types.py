@@ -9,7 +9,7 @@ the project (training rows, prompts, evaluation items) is derived from it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 NEXT_VALUES = ("caller", "summarizer", "give_up")
@@ -220,17 +220,6 @@ def normalize_tool(tool: Any, *, where: str = "tool") -> dict[str, Any]:
     return out
 
 
-@dataclass
-class Message:
-    """One turn of an OpenAI-style chat, used by backends and the server."""
-
-    role: str
-    content: str
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-
 @runtime_checkable
 class LLM(Protocol):
     """A text-completion model. The runtime and the evaluators hand it prompts rendered by a role
@@ -240,11 +229,3 @@ class LLM(Protocol):
 
     def complete(self, prompts: list[str], *, role: str, max_new_tokens: int,
                  stop: list[str]) -> list[str]: ...
-
-
-@runtime_checkable
-class Tool(Protocol):
-    name: str
-    schema: dict[str, Any]
-
-    def __call__(self, **kwargs: Any) -> Any: ...

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from multiagentllm.tools.registry import ToolRegistry
@@ -78,11 +77,3 @@ def rapidapi_registry(apis: Iterable[dict[str, Any]], cache: ResponseCache | Non
             registry.register(t)
     return registry
 
-
-def load_api_lists(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """All `api_list` entries of StableToolBench query files (JSON lists of queries)."""
-    apis = []
-    for path in paths:
-        for query in json.loads(Path(path).read_text(encoding="utf-8")):
-            apis.extend(query.get("api_list") or [])
-    return apis

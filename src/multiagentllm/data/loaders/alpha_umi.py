@@ -124,7 +124,7 @@ def episode_from_turns(turns: Any, tools: list[dict[str, Any]], where: str = "co
                 raise ValueError(f"{at}: planner turn without 'Next: caller|conclusion|give up'") from None
             rationale = "\n".join([*pending, rationale]).strip()
             pending = []
-            step = _step(ep, turns, i, rationale, next_, by_name, turn, at)
+            step = _step(ep, i, rationale, next_, by_name, turn, at)
             if step is None:
                 return None
             ep.steps.append(step)
@@ -144,7 +144,7 @@ def episode_from_turns(turns: Any, tools: list[dict[str, Any]], where: str = "co
     return ep
 
 
-def _step(ep: Episode, turns: list, i: int, rationale: str, next_: str, by_name: dict, turn, at: str) -> Step | None:
+def _step(ep: Episode, i: int, rationale: str, next_: str, by_name: dict, turn, at: str) -> Step | None:
     if next_ == "give_up":
         if not rationale:
             ep.derived_rationales += 1

@@ -114,7 +114,7 @@ def flight_local_price(ep: Episode, q: random.Random) -> None:
     ep.ask(wrap(q, one(q, f"How much is the cheapest flight from {a} to {b} {phrase}, in {cur}?",
                        f"Find the cheapest {a}-{b} flight {phrase} and give me its price in {cur}.")))
     ep.offer("resolve_date", "search_flights", "convert_currency")
-    day = when(ep, q, phrase)
+    day = when(ep, phrase)
     best = min(search(ep, a, b, day, then(ep.rng, f"the date {day}", "search flights")), key=lambda f: (f["price_usd"], f["flight_id"]))
     c = ok(ep.call("convert_currency", {"amount": best["price_usd"], "from_currency": "USD", "to_currency": cur},
                    then(ep.rng, f"the cheapest fare {money(best['price_usd'])} on {best['flight_id']}", f"convert it to {cur}")))

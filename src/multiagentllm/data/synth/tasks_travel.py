@@ -20,7 +20,7 @@ def route(q: random.Random) -> tuple[str, str]:
     return a, b
 
 
-def when(ep: Episode, q: random.Random, phrase: str) -> str:
+def when(ep: Episode, phrase: str) -> str:
     """Resolve a date phrase with the calendar tool (or use an ISO date as given)."""
     if phrase[:4].isdigit():
         return phrase
@@ -60,7 +60,7 @@ def flight_book(ep: Episode, q: random.Random) -> None:
         f"Can you get {who} on the cheapest {a} to {b} flight {phrase}? I need the confirmation code.",
         f"{who} has to travel from {a} to {b} {phrase}. Book whichever flight is cheapest.")))
     ep.offer("resolve_date", "search_flights", "book_flight")
-    day = when(ep, q, phrase)
+    day = when(ep, phrase)
     flights = search(ep, a, b, day, then(ep.rng, f"the date {day}", f"search flights from {a} to {b} on that day")
                      if ep.steps else first(ep.rng, f"the flights from {a} to {b} on {day}", "search_flights"))
     best = min(flights, key=lambda f: (f["price_usd"], f["flight_id"]))
@@ -96,7 +96,7 @@ def flight_search(ep: Episode, q: random.Random) -> None:
         f"Look up flights {a} to {b} for {phrase} and tell me the {goal} one.",
         f"I'm flying from {a} to {b} {phrase}. Find the {goal} departure.")))
     ep.offer("search_flights", "resolve_date", "get_weather")
-    day = when(ep, q, phrase)
+    day = when(ep, phrase)
     flights = search(ep, a, b, day, first(ep.rng, f"the flights on {day}", "search_flights"))
     key = {"cheapest": lambda f: (f["price_usd"], f["depart"]), "earliest": lambda f: (f["depart"],),
            "latest": lambda f: (f["depart"],)}[goal]
@@ -120,7 +120,7 @@ def hotel_book(ep: Episode, q: random.Random) -> None:
         f"Please reserve a {pref} hotel in {city}: check-in {phrase}, {nights} night{'s' * (nights > 1)}, guest {who}.",
         f"{who} is staying {nights} night{'s' * (nights > 1)} in {city} starting {phrase}. Book the {pref} hotel.")))
     ep.offer("search_hotels", "book_hotel", "resolve_date")
-    day = when(ep, q, phrase)
+    day = when(ep, phrase)
     obs = ep.call("search_hotels", {"city": city, "check_in": day, "nights": nights},
                   first(ep.rng, f"hotel options in {city} from {day}", "search_hotels") if len(ep.steps) == 0
                   else then(ep.rng, f"check-in date {day}", f"search hotels in {city}"))
@@ -150,7 +150,7 @@ def flight_and_weather(ep: Episode, q: random.Random) -> None:
         f"Find the cheapest {a}-{b} flight for {phrase} and tell me the forecast in {b} that day.",
         f"Cheapest flight {a} to {b} {phrase}, plus the weather at the destination, please.")))
     ep.offer("resolve_date", "search_flights", "get_weather", "get_forecast")
-    day = when(ep, q, phrase)
+    day = when(ep, phrase)
     flights = search(ep, a, b, day, then(ep.rng, f"the date {day}", "search flights for it"))
     best = min(flights, key=lambda f: (f["price_usd"], f["flight_id"]))
     w = ep.call("get_weather", {"city": b, "date": day},
@@ -178,7 +178,7 @@ def trip(ep: Episode, q: random.Random) -> None:
         f"Book {who} the cheapest flight from {a} to {b} {phrase} and the cheapest hotel there for {nights} nights.",
         f"{who} is going to {b} from {a} {phrase} for {nights} nights. Book the cheapest flight and hotel.")))
     ep.offer("resolve_date", "search_flights", "book_flight", "search_hotels", "book_hotel")
-    day = when(ep, q, phrase)
+    day = when(ep, phrase)
     flights = search(ep, a, b, day, then(ep.rng, f"the travel date {day}", "find flights"))
     best = min(flights, key=lambda f: (f["price_usd"], f["flight_id"]))
     fb = ep.call("book_flight", {"flight_id": best["flight_id"], "passenger": who},
