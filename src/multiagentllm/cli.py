@@ -11,6 +11,7 @@ from multiagentllm.agent.cli import run as run_command
 from multiagentllm.data.cli import app as data_app
 from multiagentllm.eval.cli import app as eval_app
 from multiagentllm.export import app as export_app
+from multiagentllm.paths import repo_path
 from multiagentllm.serve.cli import serve as serve_command
 from multiagentllm.train.cli import app as train_app
 
@@ -39,7 +40,7 @@ def demo_command(
     """The whole pipeline on the embedded default: data -> GLPFT -> agent runs -> evaluation."""
     from multiagentllm.demo import DemoConfig, run_demo
 
-    shipped = Path(__file__).resolve().parents[2] / "checkpoints" / "cpu-full"
+    shipped = repo_path("checkpoints", "cpu-full")
     run_demo(DemoConfig(out=out, synth_n=synth_n, preset=preset, eval_limit=eval_limit,
                         data_root=data_root, shipped=shipped))
 

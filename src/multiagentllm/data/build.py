@@ -37,6 +37,7 @@ from multiagentllm.data.splits import SPLITS, assign_splits
 from multiagentllm.io import (
     DataError, SkipReport, atomic_dir, read_trajectories, require_records, write_json, write_jsonl,
 )
+from multiagentllm.paths import repo_root
 from multiagentllm.roles.render import PROMPT_VERSION
 from multiagentllm.types import Trajectory
 
@@ -57,13 +58,13 @@ class BuildReport:
 
 def default_data_root() -> Path:
     """The public datasets: $UMI_DATA_ROOT, else `../shared/datasets` beside the current
-    directory or beside the project root, whichever exists (the former if neither does)."""
+    directory or beside the checkout, whichever exists (the former if neither does)."""
     import os
 
     env = os.environ.get("UMI_DATA_ROOT")
     if env:
         return Path(env)
-    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
+    for base in filter(None, (Path.cwd(), repo_root())):  # no checkout when installed as a wheel
         candidate = (base / ".." / "shared" / "datasets").resolve()
         if candidate.exists():
             return candidate

@@ -43,12 +43,13 @@ import time
 from collections.abc import Callable
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
+
+from multiagentllm.paths import PACKAGE_DIR
 
 START_TIMEOUT = 60.0  # seconds a new worker may take to start; not part of any call's timeout
 KEEP_IDLE = 8  # idle workers kept for later calls (about 25 MB each); more close after their call
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds `multiagentllm`
+_PACKAGE_ROOT = str(PACKAGE_DIR.parent)  # the folder that holds `multiagentllm`
 
 
 class ToolTimeout(Exception):

@@ -1,0 +1,29 @@
+"""Where things live: the package's own folder, and the checkout it runs from when there is one.
+
+Files shipped inside the package (role templates, training configs) are read with
+`importlib.resources`, which works the same in a checkout and in an installed wheel. A few
+defaults are paths of the repository, not of the package (`checkpoints/`, `../shared/datasets`):
+`repo_root()` finds the checkout, and `repo_path()` falls back to the current directory when the
+package is installed as a wheel, where no checkout surrounds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent  # .../multiagentllm
+
+
+def repo_root() -> Path | None:
+    """The checkout holding this package (`<root>/src/multiagentllm`, beside `<root>/pyproject.toml`),
+    or None when the package is installed elsewhere (a wheel in site-packages)."""
+    src = PACKAGE_DIR.parent
+    root = src.parent
+    if src.name == "src" and (root / "pyproject.toml").is_file():
+        return root
+    return None
+
+
+def repo_path(*parts: str) -> Path:
+    """`parts` under the checkout, or under the current directory when there is no checkout."""
+    return (repo_root() or Path.cwd()).joinpath(*parts)

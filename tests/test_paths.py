@@ -1,0 +1,31 @@
+"""Repository paths from a checkout, and from an installed wheel where no checkout surrounds the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from multiagentllm import paths
+from multiagentllm.data.build import default_data_root
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_a_checkout_is_found_from_the_package():
+    assert paths.repo_root() == REPO
+    assert paths.repo_path("checkpoints", "cpu-full") == REPO / "checkpoints" / "cpu-full"
+    assert (paths.PACKAGE_DIR / "roles" / "templates").is_dir()
+
+
+def test_an_installed_wheel_falls_back_to_the_current_directory(tmp_path, monkeypatch):
+    site = tmp_path / "venv" / "lib" / "python3.12" / "site-packages"
+    monkeypatch.setattr(paths, "PACKAGE_DIR", site / "multiagentllm")
+    work = tmp_path / "project" / "work"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    assert paths.repo_root() is None
+    assert paths.repo_path("checkpoints") == work / "checkpoints"
+
+    monkeypatch.delenv("UMI_DATA_ROOT", raising=False)
+    assert default_data_root() == (work / ".." / "shared" / "datasets").resolve()
+    (tmp_path / "project" / "shared" / "datasets").mkdir(parents=True)
+    assert default_data_root() == tmp_path / "project" / "shared" / "datasets"
