@@ -16,6 +16,8 @@ from pathlib import Path
 
 import typer
 
+from multiagentllm.agent.loop import AgentConfig, safeguards
+
 
 def run(
     query: str = typer.Argument(..., help="What you want done, in plain words."),
@@ -23,8 +25,8 @@ def run(
                                            help="Checkpoint folder (manifest.json); default: the shipped one."),
     single: bool = typer.Option(False, "--single", help="Run the single-LLM baseline instead of the trio."),
     tools: str | None = typer.Option(None, "--tools", help="Tool set to offer (e.g. travel); default: all."),
-    max_steps: int = typer.Option(12, "--max-steps", min=1, help="Planner turns before giving up."),
-    max_seconds: float = typer.Option(600.0, "--max-seconds", min=0.1, help="Wall-time limit of the episode."),
+    max_steps: int = typer.Option(AgentConfig.max_steps, "--max-steps", min=1, help="Planner turns before giving up."),
+    max_seconds: float = typer.Option(AgentConfig.max_seconds, "--max-seconds", min=0.1, help="Wall-time limit of the episode."),
     save: Path | None = typer.Option(None, "--save", help="Write the trajectory JSON here (after every step)."),
     backend: str = typer.Option("hf", "--backend", help="hf (in-process) or openai (HTTP endpoint)."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL (http://localhost:8000/v1), or per role: planner=URL,caller=URL,*=URL."),
@@ -43,7 +45,6 @@ def run(
 
     from multiagentllm.agent.display import LiveView
     from multiagentllm.agent.exits import QueryError
-    from multiagentllm.agent.loop import AgentConfig, safeguards
     from multiagentllm.agent.session import build_llm, prepare_tools, run_query
     from multiagentllm.models.backends.checkpoint import CheckpointError
     from multiagentllm.models.backends.openai_http import BackendError

@@ -22,6 +22,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from multiagentllm.agent.loop import AgentConfig
+
 app = typer.Typer(help="Evaluate agents: step-level metrics, APIBench, BFCL, pass rate; compare runs.",
                   no_args_is_help=True)
 
@@ -168,7 +170,7 @@ def passrate(data: Annotated[Path, typer.Option(help="Trajectories whose tasks a
                                                    "(meta.split == 'test'); seen: the training families' tasks "
                                                    "(give a held-out file, e.g. DATA/trajectories/test.jsonl); "
                                                    "all: every task.")] = "held_out",
-             max_steps: Annotated[int, typer.Option(help="Planner turns per episode.", min=1)] = 12,
+             max_steps: Annotated[int, typer.Option(help="Planner turns per episode.", min=1)] = AgentConfig.max_steps,
              seed: Annotated[int, typer.Option(help="Seed of the --limit sample (equal shares per task family).")] = 0,
              no_constrain: NoConstrain = False, no_retrieval: NoRetrieval = False, no_guard: NoGuard = False,
              no_grounding: NoGrounding = False, plain: Plain = False, max_tools: MaxTools = None) -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from multiagentllm.agent.faults import total
+from multiagentllm.agent.loop import Agent, AgentConfig
 from multiagentllm.eval.generate import CachedLLM, System
 from multiagentllm.eval.metrics import mean
 from multiagentllm.eval.sampling import stratified_sample
@@ -130,10 +131,9 @@ FAMILIES_OF = {benchmark_name(f): f for f in FAMILIES}  # benchmark name -> fami
 
 def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | None = None,
                       cache: str | os.PathLike | None = None, families: str = "held_out",
-                      max_steps: int = 12, seed: int = 0, progress: bool = True) -> tuple[dict[str, Any], list[dict]]:
+                      max_steps: int = AgentConfig.max_steps, seed: int = 0, progress: bool = True) -> tuple[dict[str, Any], list[dict]]:
     from tqdm import tqdm
 
-    from multiagentllm.agent.loop import Agent, AgentConfig
     from multiagentllm.data.synth.engine import fresh_for
 
     bad = SkipReport()
