@@ -133,3 +133,26 @@ def test_bfcl_needs_answers_for_scored_categories(tmp_path, scripted):
                              "function": [{"name": "f", "parameters": {"type": "dict", "properties": {}}}]}) + "\n")
     with pytest.raises(FileNotFoundError, match="--answers"):
         evaluate_bfcl(q, Generator(System(scripted(lambda r, p: "")), progress=False))
+
+
+def test_bfcl_live_items_are_grouped_by_category(tmp_path, scripted):
+    """Live files number items `live_simple_<i>-<j>-<k>`; the report groups them by category, as
+    it does `simple_python_<i>`, not one group per item."""
+    from multiagentllm.data.loaders.bfcl import load_bfcl
+
+    func = {"name": "get_weather", "description": "Weather.", "parameters": {"type": "dict", "properties": {
+        "city": {"type": "string"}}, "required": ["city"]}}
+    cities = ["Paris", "Oslo", "Lima"]
+    ids = [f"live_simple_{i}-{i}-0" for i in range(len(cities))]
+    q = tmp_path / "BFCL_v4_live_simple.json"
+    q.write_text("".join(json.dumps({"id": i, "question": [[{"role": "user", "content": f"Weather in {c}?"}]],
+                                     "function": [func]}) + "\n" for i, c in zip(ids, cities)))
+    (tmp_path / "possible_answer").mkdir()
+    (tmp_path / "possible_answer" / q.name).write_text("".join(
+        json.dumps({"id": i, "ground_truth": [{"get_weather": {"city": [c]}}]}) + "\n" for i, c in zip(ids, cities)))
+    gold = {i.instruction: [(c.name, c.arguments) for c in i.calls] for i in load_bfcl(q)}
+    wrong_city = lambda a: {"city": "Rome"} if a["city"] == "Lima" else a  # noqa: E731
+    report, records = evaluate_bfcl(q, Generator(System(scripted(_bfcl_responder(gold, wrong_city))), progress=False))
+    assert report["groups"] == {"live_simple": {"n": 3, "accuracy": pytest.approx(2 / 3)}}
+    assert [r["category"] for r in records] == ["live_simple"] * 3
+    assert [r["id"] for r in records] == ids

@@ -65,6 +65,16 @@ def test_irrelevance_has_no_gold_call(tmp_path):
     assert category_of(item.id) == "irrelevance"
 
 
+@pytest.mark.parametrize("item_id, category", [
+    ("simple_python_12", "simple_python"), ("parallel_multiple_3", "parallel_multiple"),
+    ("live_simple_0-0-0", "live_simple"), ("live_parallel_multiple_12-3-1", "live_parallel_multiple"),
+    ("live_irrelevance_101-4-0", "live_irrelevance"), ("no_number_here", "no_number_here"),
+    ("live_simple_0-a-0", "live_simple_0-a-0"), ("42", "42"),
+])
+def test_category_of_live_and_non_live_ids(item_id, category):
+    assert category_of(item_id) == category
+
+
 def test_bad_rows_name_file_and_line_or_are_counted(tmp_path):
     rows = [_question(0), {"id": "simple_python_1", "question": [], "function": [FUNC]},
             _question(2, func={"name": "g", "parameters": {"type": "dict", "properties": {

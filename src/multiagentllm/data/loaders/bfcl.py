@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,14 @@ TYPE_MAP: dict[str, str | None] = {
 }
 
 
+_ITEM_NUMBER = re.compile(r"\d+(-\d+)*")  # "12"; the live files number their items "12-3-0"
+
+
 def category_of(item_id: str) -> str:
-    """`simple_python_12` -> `simple_python`; `parallel_multiple_3` -> `parallel_multiple`."""
+    """`simple_python_12` -> `simple_python`; `parallel_multiple_3` -> `parallel_multiple`;
+    `live_simple_12-3-0` -> `live_simple`."""
     head, _, tail = item_id.rpartition("_")
-    return head if head and tail.isdigit() else item_id
+    return head if head and _ITEM_NUMBER.fullmatch(tail) else item_id
 
 
 def answers_path(questions: str | os.PathLike) -> Path:
