@@ -254,3 +254,41 @@ def test_free_strings_are_bounded_so_a_call_can_close_within_the_budget():
     assert props["files"]["maxItems"] == 16
     assert len(caller.parse('Action: hub_load\nAction Input: {"repo": "' + "x" * STRING_CHARS + '"}').arguments["repo"]) \
         == STRING_CHARS
+
+
+NOTE = {"name": "note", "description": "", "parameters": {
+    "type": "object", "properties": {"text": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}},
+    "required": ["text", "tags"]}}
+
+
+def test_a_call_still_open_at_its_budget_is_closed_past_it(trio):
+    """A random model writes on inside a free string: at a budget far too small for the call,
+    the output still closes into valid JSON (the string, then the required list, then the object)
+    within `CLOSING_TOKENS` more tokens; one prompt at a time with and without drafts (same
+    text), and batched."""
+    from multiagentllm.models.backends.constrain import CLOSING_TOKENS
+
+    grammar = caller_grammar([NOTE])
+    saved = trio.draft_tokens
+    outs = {}
+    try:
+        for drafts in (0, 6):
+            trio.draft_tokens = drafts
+            outs[drafts] = [trio.complete([p], role="caller", max_new_tokens=10, stop=caller.STOP,
+                                          constraint=grammar)[0] for p in PROMPTS]
+        batch = trio.complete(PROMPTS, role="caller", max_new_tokens=10, stop=caller.STOP, constraint=grammar)
+    finally:
+        trio.draft_tokens = saved
+    assert outs[0] == outs[6]
+    for out in outs[0] + batch:
+        _check_call(out, [NOTE])
+        assert len(trio.tokenizer(out, add_special_tokens=False)["input_ids"]) <= 10 + CLOSING_TOKENS + 1
+    free = trio.complete(PROMPTS, role="caller", max_new_tokens=10, stop=caller.STOP)
+    assert free != outs[0]  # the budget was really too small: closing changed the text
+
+
+def test_json_string_state_follows_quotes_and_escapes():
+    from multiagentllm.models.backends.constrain import in_string
+
+    assert in_string(False, '{"a": "b') and not in_string(False, '{"a": "b"')
+    assert in_string(True, 'x \\" y') and not in_string(True, 'x \\\\" y')

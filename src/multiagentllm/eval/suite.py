@@ -266,12 +266,14 @@ def decoding_fingerprint(runtime: dict[str, Any] | None = None, engine: str = "t
     from multiagentllm.agent import loop
     from multiagentllm.eval import bfcl
     from multiagentllm.eval.generate import TURNS
+    from multiagentllm.models.backends.constrain import CLOSING_TOKENS
     from multiagentllm.roles import grammar, render
 
     parts = {"turns": {t: {"stop": list(m.STOP), "max_new_tokens": m.MAX_NEW_TOKENS} for t, m in TURNS.items()},
              "decision_tokens": loop.DECISION_TOKENS, "agent": asdict(loop.AgentConfig()),
              "bfcl_max_calls": bfcl.MAX_CALLS, "runtime": runtime or {},
-             "grammars": [grammar.PLANNER.lark, grammar.DECISION.lark, grammar.JSON_STYLE, grammar.STRING_CHARS, grammar.ARRAY_ITEMS],
+             "grammars": [grammar.PLANNER.lark, grammar.DECISION.lark, grammar.JSON_STYLE, grammar.STRING_CHARS,
+                          grammar.ARRAY_ITEMS, CLOSING_TOKENS],
              "render": [render.PROMPT_VERSION, render.OBSERVATION_CHARS, render.TOOL_DESC_CHARS,
                         render.PARAM_DESC_CHARS]}
     if engine != "torch":

@@ -23,6 +23,10 @@ from pathlib import Path
 
 import typer
 
+from multiagentllm.serve.config import ServeConfig
+
+_D = ServeConfig  # the defaults, in one place
+
 
 def serve(
     checkpoint: Path | None = typer.Option(None, "--checkpoint", "-c",
@@ -40,14 +44,14 @@ def serve(
     engine: str | None = typer.Option(None, "--engine", envvar="UMI_ENGINE", help="auto (llama.cpp on a CPU where it can run the checkpoint, else torch) | llamacpp | torch."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (without --api-key: keep it local)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
-    max_steps: int = typer.Option(12, "--max-steps", min=1, help="Most planner turns per episode (requests may ask fewer)."),
-    queue_size: int = typer.Option(64, "--queue-size", min=1, help="Requests in progress at once; more get 429."),
-    max_batch: int = typer.Option(8, "--max-batch", min=1, help="Waiting role completions merged into one model call."),
-    request_timeout: float = typer.Option(600.0, "--request-timeout", min=0.1, help="Seconds a request may wait for the model (then 503)."),
-    max_connections: int = typer.Option(256, "--max-connections", min=1, help="Open connections at once; a request on one more gets 503."),
-    read_timeout: float = typer.Option(30.0, "--read-timeout", min=0.1, help="Seconds a client may take to send a request body (then 408)."),
-    keep_alive_timeout: int = typer.Option(5, "--keep-alive-timeout", min=1, help="Seconds an idle keep-alive connection stays open."),
-    max_header_bytes: int = typer.Option(16_384, "--max-header-bytes", min=1_024, help="Bytes of a request head (line + headers) buffered while it arrives (then 400)."),
+    max_steps: int = typer.Option(_D.max_steps, "--max-steps", min=1, help="Most planner turns per episode (requests may ask fewer)."),
+    queue_size: int = typer.Option(_D.queue_size, "--queue-size", min=1, help="Requests in progress at once; more get 429."),
+    max_batch: int = typer.Option(_D.max_batch, "--max-batch", min=1, help="Waiting role completions merged into one model call."),
+    request_timeout: float = typer.Option(_D.request_timeout, "--request-timeout", min=0.1, help="Seconds a request may wait for the model (then 503)."),
+    max_connections: int = typer.Option(_D.max_connections, "--max-connections", min=1, help="Open connections at once; a request on one more gets 503."),
+    read_timeout: float = typer.Option(_D.read_timeout, "--read-timeout", min=0.1, help="Seconds a client may take to send a request head, and then its body (then 408)."),
+    keep_alive_timeout: int = typer.Option(_D.keep_alive_timeout, "--keep-alive-timeout", min=1, help="Seconds an idle keep-alive connection stays open."),
+    max_header_bytes: int = typer.Option(_D.max_header_bytes, "--max-header-bytes", min=1_024, help="Bytes of a request head (line + headers) buffered while it arrives (then 400)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     no_constrain: bool = typer.Option(False, "--no-constrain", help="Decode agent turns without their grammars (ablation)."),
     max_tools: int | None = typer.Option(None, "--max-tools", min=1, help="Tools offered per episode (retrieved); default: the trained prompt size."),
@@ -72,7 +76,6 @@ def serve(
     from multiagentllm.models.backends.checkpoint import CheckpointError
     from multiagentllm.models.embedded import ModelNotFoundError
     from multiagentllm.serve.app import create_app
-    from multiagentllm.serve.config import ServeConfig
 
     try:
         with err.status("loading the models…" if backend == "hf" else "connecting…"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from multiagentllm.agent.loop import safeguards
+from multiagentllm.agent.loop import AgentConfig, safeguards
 from multiagentllm.serve.connection import head_deadline_protocol
 
 AGENT_MODEL = "alpha-umi"
@@ -23,18 +23,18 @@ class ServeConfig:
     max_batch: int = 8  # role completions with the same settings are batched into one model call
     max_body_bytes: int = 1 << 20
     max_input_chars: int = 32_000  # a raw prompt, all message contents of a chat, or a rendered prompt
-    max_query_chars: int = 4_000  # the instruction of an agent episode
+    max_query_chars: int = AgentConfig.max_query_chars  # the instruction of an agent episode
     max_new_tokens: int = 1_024  # cap on `max_tokens` of the role models
     max_prompts: int = 16  # prompts in one /v1/completions request
     max_messages: int = 256
     max_tools: int = 64
     max_stop: int = 16
-    max_steps: int = 12
+    max_steps: int = AgentConfig.max_steps
     max_json_depth: int = 128  # nesting of a body (and of call arguments); deeper is refused, 400
-    max_format_errors: int = 3
-    max_episode_tokens: int | None = 100_000
-    max_episode_seconds: float | None = 600.0
-    tool_timeout: float = 10.0
+    max_format_errors: int = AgentConfig.max_format_errors
+    max_episode_tokens: int | None = AgentConfig.max_tokens
+    max_episode_seconds: float | None = AgentConfig.max_seconds
+    tool_timeout: float = AgentConfig.tool_timeout
     request_timeout: float = 600.0  # a request that waits longer for the model is answered 503
     paused_episodes: int = 1_024  # episodes waiting for a client's tool results (oldest dropped)
     paused_ttl: float = 3_600.0

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.paths import repo_path
+
 from multiagentllm.roles.render import PROMPT_VERSION
 
 TRIO = ("planner", "caller", "summarizer")
@@ -84,7 +86,7 @@ def read_manifest(checkpoint: str | Path) -> Manifest:
 
 
 def repo_checkpoints() -> Path:
-    return Path(__file__).resolve().parents[4] / "checkpoints"
+    return repo_path("checkpoints")
 
 
 def default_checkpoint() -> Path:

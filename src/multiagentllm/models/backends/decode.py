@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import torch
 
-from multiagentllm.models.backends.constrain import Matcher
+from multiagentllm.models.backends.constrain import CLOSING_TOKENS, Matcher
 from multiagentllm.models.backends.scripted import cut_at_stop
 
 
@@ -111,7 +111,9 @@ def generate(runner: Runner, tokenizer: Any, prompts: list[list[int]], *, max_ne
 
     `matchers` (one per prompt, None for a free row) constrain rows to a grammar
     (`constrain.Matcher`): each token is the greedy one among those the grammar allows, and a
-    row ends as soon as its grammar is complete."""
+    row ends as soon as its grammar is complete; a constrained row still open at
+    `max_new_tokens` that its grammar cannot end there gets up to `CLOSING_TOKENS` more to
+    close (`Matcher.close`)."""
     if not prompts:
         return []
     matchers = matchers or [None] * len(prompts)
@@ -126,28 +128,28 @@ def generate(runner: Runner, tokenizer: Any, prompts: list[list[int]], *, max_ne
         ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
         mask[row, width - len(p):] = True
     padded = not bool(mask.all())
-    logits = runner.prefill(ids.to(device), mask.to(device) if padded else None,
-                            width + max_new_tokens)
+    steps = max_new_tokens + (CLOSING_TOKENS if any(m is not None for m in matchers) else 0)
+    logits = runner.prefill(ids.to(device), mask.to(device) if padded else None, width + steps)
     out: list[list[int]] = [[] for _ in prompts]
     done = [False] * len(prompts)
-    for t in range(max_new_tokens):
+    for t in range(steps):
         picks = logits.argmax(-1).tolist()
         for row, tok in enumerate(picks):
             if done[row]:
                 continue
             m = matchers[row]
             if m is not None:
-                tok = picks[row] = m.pick(logits[row], tok)
+                tok = picks[row] = m.pick(logits[row], tok) if t < max_new_tokens else m.close(logits[row])
             if tok in eos:
                 done[row] = True
                 continue
             out[row].append(tok)
             if m is not None:
                 m.consume(tok)
-            if (m is not None and m.done) or (
+            if t >= max_new_tokens - 1 and (m is None or m.finished) or (m is not None and m.done) or (
                     stop and _hits_stop(tokenizer.decode(out[row], skip_special_tokens=True), stop)):
                 done[row] = True
-        if all(done) or t == max_new_tokens - 1:
+        if all(done) or t == steps - 1:
             break
         logits = runner.decode(torch.tensor(picks, dtype=torch.long, device=logits.device))
     return [_text(tokenizer, o, stop) for o in out]
@@ -161,22 +163,27 @@ def _generate_speculative(runner: Any, tokenizer: Any, prompt: list[int], *, max
     (under `matcher`'s grammar, when given: a draft token the grammar rejects ends the draft)."""
     if max_new_tokens <= 0:
         return ""
+    closing = CLOSING_TOKENS if matcher is not None else 0
     logits = runner.prefill(torch.tensor([prompt], dtype=torch.long, device=device), None,
-                            len(prompt) + max_new_tokens)
+                            len(prompt) + max_new_tokens + closing)
     drafter = NgramDrafter(prompt)
     out: list[int] = []
     greedy = [_pick(logits[0], matcher)]  # tokens the model has chosen, not yet emitted
     while True:
-        for tok in greedy:
+        for i, tok in enumerate(greedy):
             if tok in eos:
                 return _text(tokenizer, out, stop)
             out.append(tok)
             drafter.add(tok)
             if matcher is not None:
                 matcher.consume(tok)
-            if len(out) >= max_new_tokens or (matcher is not None and matcher.done) or (
+            if (matcher is not None and matcher.done) or (
                     stop and _hits_stop(tokenizer.decode(out, skip_special_tokens=True), stop)):
                 return _text(tokenizer, out, stop)
+            if len(out) >= max_new_tokens:
+                runner.rollback(len(greedy) - 1 - i)  # kept drafts past this point leave the cache
+                return _close(runner, tokenizer, out, matcher, stop=stop, eos=eos, device=device,
+                              limit=max_new_tokens + closing)
         # The cache holds the prompt and out[:-1]; room is left for max_new_tokens in all.
         draft = drafter.draft(min(draft_tokens, max_new_tokens - len(out)))
         if matcher is not None:
@@ -201,6 +208,21 @@ def _generate_speculative(runner: Any, tokenizer: Any, prompt: list[int], *, max
         runner.proposed += len(draft)
         runner.accepted += keep
         greedy = draft[:keep] + [tok]
+
+
+def _close(runner: Any, tokenizer: Any, out: list[int], matcher: Matcher | None, *, stop: list[str],
+           eos: set[int], device: Any, limit: int) -> str:
+    """An output at its budget: a constrained one its grammar cannot end yet takes
+    `Matcher.close` tokens, one forward each, until it can or `limit` tokens are out."""
+    while matcher is not None and not matcher.finished and len(out) < limit:
+        tok = matcher.close(runner.decode(torch.tensor([out[-1]], device=device))[0])
+        if tok in eos:
+            break
+        out.append(tok)
+        matcher.consume(tok)
+        if stop and _hits_stop(tokenizer.decode(out, skip_special_tokens=True), stop):
+            break
+    return _text(tokenizer, out, stop)
 
 
 def _pick(logits: torch.Tensor, matcher: Matcher | None) -> int:
