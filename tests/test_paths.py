@@ -29,3 +29,15 @@ def test_an_installed_wheel_falls_back_to_the_current_directory(tmp_path, monkey
     assert default_data_root() == (work / ".." / "shared" / "datasets").resolve()
     (tmp_path / "project" / "shared" / "datasets").mkdir(parents=True)
     assert default_data_root() == tmp_path / "project" / "shared" / "datasets"
+
+
+def test_portable_paths_are_relative_to_the_checkout_or_its_neighbours(tmp_path, monkeypatch):
+    from multiagentllm import paths
+
+    root = tmp_path / "main"
+    (root / "checkpoints" / "cpu-full").mkdir(parents=True)
+    (tmp_path / "shared" / "datasets").mkdir(parents=True)
+    monkeypatch.setattr(paths, "repo_root", lambda: root)
+    assert paths.portable(root / "checkpoints" / "cpu-full") == "checkpoints/cpu-full"
+    assert paths.portable(tmp_path / "shared" / "datasets") == "../shared/datasets"
+    assert paths.portable("/usr/share") == "/usr/share"  # nothing in common but the root

@@ -9,6 +9,7 @@ package is installed as a wheel, where no checkout surrounds it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # .../multiagentllm
@@ -27,3 +28,15 @@ def repo_root() -> Path | None:
 def repo_path(*parts: str) -> Path:
     """`parts` under the checkout, or under the current directory when there is no checkout."""
     return (repo_root() or Path.cwd()).joinpath(*parts)
+
+
+def portable(path: str | os.PathLike) -> str:
+    """`path` as written into committed results: relative to the checkout (or the current
+    directory), with `..` for a neighbour such as `../shared/datasets`; unchanged when it shares
+    no folder with the checkout but the file system's root."""
+    base = (repo_root() or Path.cwd()).resolve()
+    full = Path(path).expanduser().resolve()
+    common = Path(os.path.commonpath([base, full]))
+    if common == Path(common.anchor):
+        return str(path)
+    return os.path.relpath(full, base)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from multiagentllm.io import atomic_open, write_json, write_jsonl
+from multiagentllm.paths import portable
 
 FIGURES = ("plan_acc", "act_em", "hallu", "arg_f1", "rouge_l", "accuracy", "hallucination", "pass_rate")
 LABELS = {"plan_acc": "Plan ACC", "act_em": "Act. EM", "hallu": "Hallu", "arg_f1": "Arg. F1",
@@ -89,6 +90,10 @@ def chart(runs: list[dict[str, Any]], path: str | os.PathLike) -> None:
 def write_report(report: dict[str, Any], records: list[dict[str, Any]], out: str | os.PathLike) -> dict[str, Path]:
     """Write `out` (JSON), `<stem>.md`, `<stem>.png` and `<stem>.items.jsonl`; return the paths."""
     out = Path(out)
+    report = {**report, **{k: portable(v) for k, v in report.items() if k in ("checkpoint", "data_root")
+                           and isinstance(v, str)}}
+    if isinstance(report.get("data"), list):
+        report["data"] = [portable(p) if isinstance(p, str) else p for p in report["data"]]
     paths = {"json": out, "markdown": out.with_suffix(".md"), "chart": out.with_suffix(".png"),
              "items": out.with_name(out.stem + ".items.jsonl")}
     write_json(out, report)

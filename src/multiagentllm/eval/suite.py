@@ -41,6 +41,7 @@ from multiagentllm.eval.sampling import stratified_sample
 from multiagentllm.agent.loop import SAFEGUARDS
 from multiagentllm.tools.retrieval import DEFAULT_K
 from multiagentllm.io import atomic_open, iter_jsonl, write_json, write_jsonl
+from multiagentllm.paths import portable
 
 SYSTEMS = ("alpha-umi", "single", "base")
 BENCHMARKS = ("static", "passrate_seen", "passrate", "bfcl_simple", "bfcl_multiple", "bfcl_irrelevance",
@@ -406,7 +407,7 @@ def run_system(name: str, cfg: SuiteConfig, manifest: Any, benches: list[Bench],
             start = time.perf_counter()
             report, records, gen = _evaluate(bench, system, cache, cfg.batch_size)
             seconds = round(time.perf_counter() - start, 2)
-            report = {**report, "benchmark": bench.name, "system": name, "checkpoint": str(cfg.checkpoint),
+            report = {**report, "benchmark": bench.name, "system": name, "checkpoint": portable(cfg.checkpoint),
                       "settings": settings, "seconds": seconds,
                       "generation": {"generated": getattr(gen, "generated", None),
                                      "reused": getattr(gen, "reused", None)}}
@@ -458,12 +459,12 @@ def write_results(cfg: SuiteConfig, results: dict[str, dict], skipped: dict[str,
     from multiagentllm.eval.report import chart
 
     table = results_table(results, skipped)
-    md = (f"# Results: {cfg.checkpoint}\n\nFigures in percent. Each run's report, with figures per test group, "
+    md = (f"# Results: {portable(cfg.checkpoint)}\n\nFigures in percent. Each run's report, with figures per test group, "
           f"is `<benchmark>-<system>.md` beside this file.\n\n{table}")
     with atomic_open(cfg.out / "results.md") as f:
         f.write(md)
     write_json(cfg.out / "results.json", {
-        "checkpoint": str(cfg.checkpoint),
+        "checkpoint": portable(cfg.checkpoint),
         "columns": [{"benchmark": b, "figure": f, "label": label} for b, f, label in COLUMNS],
         "systems": {name: {"status": r["status"], "reason": r["reason"],
                            "runs": {b: {"status": run["status"], "report": run["path"].name,
@@ -508,8 +509,9 @@ def run_suite(cfg: SuiteConfig, console: Console | None = None) -> dict[str, Any
     finally:  # also after a failure or Ctrl-C: what ran, and for how long
         write_json(cfg.out / "suite.json", {
             "command": cfg.command,
-            "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
-            "checkpoint": str(cfg.checkpoint), "manifest": manifest_raw, "timings": timings,
+            "settings": {k: portable(v) if isinstance(v, Path) or (k == "data_root" and v) else v
+                         for k, v in asdict(cfg).items()},
+            "checkpoint": portable(cfg.checkpoint), "manifest": manifest_raw, "timings": timings,
             "seconds": round(time.perf_counter() - start, 2), "started": started.isoformat(),
             "finished": datetime.now(timezone.utc).isoformat(), "complete": complete,
             "version": __version__, "prompt_version": PROMPT_VERSION})
