@@ -78,20 +78,27 @@ def trajectory_fingerprint(t: Trajectory) -> str:
 
 
 def collect(sources: list[str], data_root: Path, synthetic: list[Path], *, skip_bad: bool,
-            report: SkipReport, progress: Progress | None = None
+            report: SkipReport, progress: Progress | None = None,
+            files: list[tuple[str, Path]] | None = None,
             ) -> tuple[list[Trajectory], dict[str, list[CallItem]], dict[str, list[ToolSpec]]]:
+    """Records of the named sources (their files under `data_root`), of `files` (a source's
+    loader on a file of the user's, e.g. `("sharegpt", Path("mine.json"))`) and of `synthetic`."""
     trajs: list[Trajectory] = []
     items: dict[str, list[CallItem]] = defaultdict(list)
     catalogue: dict[str, list[ToolSpec]] = defaultdict(list)
-    for name in sources:
+    jobs = [(name, get_source(name).files(data_root)) for name in sources]
+    jobs += [(name, [Path(path)]) for name, path in files or []]
+    for name, paths in jobs:
         source = get_source(name)
-        files = source.files(data_root)
-        if not files and source.patterns:
+        if not paths and source.patterns:
             raise DataError(data_root, None, f"source {name!r}: no files match {list(source.patterns)}")
-        task = progress.add_task(f"load {name}", total=len(files)) if progress else None
+        for path in paths:
+            if not path.is_file():
+                raise DataError(path, None, f"source {name!r}: no such file")
+        task = progress.add_task(f"load {name}", total=len(paths)) if progress else None
         fn = source.load_fn()
         read, skipped_before = 0, report.skipped
-        for path in files:
+        for path in paths:
             for rec in fn(path, skip_bad=skip_bad, report=report):
                 read += 1
                 if isinstance(rec, Trajectory):
@@ -135,22 +142,22 @@ def narrow_tools(t: Trajectory, k: int | None) -> Trajectory:
 def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None = None,
           synthetic: list[Path] | None = None, skip_bad: bool = False, dev: float = 0.05,
           test: float = 0.05, tokenizer: str | None = "embedded",
-          retrieve_tools: int | None = None) -> BuildReport:
+          retrieve_tools: int | None = None, files: list[tuple[str, Path]] | None = None) -> BuildReport:
     """Build every training set; returns counts (also written to OUT/stats.json).
 
     `retrieve_tools`: render rows with at most that many tools per trajectory (see `narrow_tools`)."""
     out = Path(out)
     data_root = Path(data_root) if data_root else default_data_root()
     sources = list(DEFAULT_SOURCES if sources is None else sources)
-    unknown = [s for s in sources if s not in SOURCES]
+    unknown = [s for s in sources if s not in SOURCES] + [n for n, _ in files or [] if n not in SOURCES]
     if unknown:
         raise KeyError(f"unknown source(s) {unknown}; known: {', '.join(SOURCES)}")
-    if not sources and not synthetic:
+    if not sources and not synthetic and not files:
         raise DataError(out, None, "nothing to build: no sources and no synthetic trajectories")
     check_replaceable(out)
     report = BuildReport(out=out)
     with Progress(transient=False) as progress, atomic_dir(out) as staging:
-        trajs, items, catalogue = collect(sources, data_root, list(synthetic or []),
+        trajs, items, catalogue = collect(sources, data_root, list(synthetic or []), files=files,
                                           skip_bad=skip_bad, report=report.skipped, progress=progress)
         n_loaded = len(trajs)
         trajs = dedupe(trajs)
@@ -194,6 +201,7 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
             "data_root": str(data_root),
             "sources": sources,
             "synthetic": [str(p) for p in synthetic or []],
+            "files": [f"{name}={path}" for name, path in files or []],
             "trajectories_loaded": n_loaded,
             "trajectories_after_dedup": len(trajs),
             "trajectories": {s: _by_source(g) for s, g in splits.items()},

@@ -19,6 +19,9 @@ def build_command(
                                 help="Comma-separated source names (see `umi data sources`)."),
     data_root: Path = typer.Option(None, "--data-root", help="Datasets folder [default: ../shared/datasets]."),
     synthetic: list[Path] = typer.Option([], "--synthetic", help="Output of `umi data synth` to include (repeatable)."),
+    files: list[str] = typer.Option([], "--file", metavar="SOURCE=PATH",
+                                    help="Also read PATH with SOURCE's loader (repeatable), e.g. "
+                                         "sharegpt=my_dialogues.json, openai_chat=chats.jsonl, alpha_umi=test.json."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed records (counted and reported) instead of failing."),
     dev: float = typer.Option(0.05, help="Fraction of instructions held out for dev."),
     test: float = typer.Option(0.05, help="Fraction of instructions held out for test."),
@@ -34,8 +37,14 @@ def build_command(
     from multiagentllm.io import DataError
 
     names = [s.strip() for s in sources.split(",") if s.strip()]
+    pairs = []
+    for spec in files:
+        name, sep, path = spec.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise typer.BadParameter(f"{spec!r} is not SOURCE=PATH", param_hint="--file")
+        pairs.append((name.strip(), Path(path.strip())))
     try:
-        report = build(out, sources=names, data_root=data_root, synthetic=synthetic, skip_bad=skip_bad,
+        report = build(out, sources=names, data_root=data_root, synthetic=synthetic, skip_bad=skip_bad, files=pairs,
                        dev=dev, test=test, tokenizer=None if tokenizer == "none" else tokenizer,
                        retrieve_tools=retrieve_tools or None)
     except (DataError, KeyError) as e:

@@ -126,6 +126,12 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
            "tooltalk:load_tooltalk", "trajectory", "ToolTalk multi-turn conversations"),
     Source("alpha_umi", (), "alpha_umi:load_alpha_umi", "trajectory",
            "alpha-UMi released role data ({tools, history, input, target} or conversations); by path"),
+    Source("glaive", ("LLaMA-Factory/data/glaive_toolcall_en_demo.json",), "chat:load_sharegpt", "trajectory",
+           "glaive function-calling dialogues in LLaMA-Factory's ShareGPT format (one trajectory per reply)"),
+    Source("sharegpt", (), "chat:load_sharegpt", "trajectory",
+           "your own LLaMA-Factory ShareGPT tool-call rows (conversations + tools); by path"),
+    Source("openai_chat", (), "chat:load_openai", "trajectory",
+           "your own OpenAI chat rows (messages with tool_calls + tools); by path"),
 ]}
 
 
