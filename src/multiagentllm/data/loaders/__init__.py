@@ -137,6 +137,9 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
            "callnavi:load_callnavi", "call,catalogue",
            "CallNavi questions with gold API sequences among all APIs of their domain, and the API schemas "
            "(5 questions name an API their domain does not define: use --skip-bad)"),
+    Source("apizoo", ("gorilla/data/apizoo/*.json", "gorilla/data/apizoo/*.JSON"), "apizoo:load_apizoo", "catalogue",
+           "Gorilla API Zoo community API docs (about 4,000) for the catalogue (4 files are not valid JSON: "
+           "use --skip-bad to keep the records before each error)"),
     Source("sharegpt", (), "chat:load_sharegpt", "trajectory",
            "your own LLaMA-Factory ShareGPT tool-call rows (conversations + tools); by path"),
     Source("openai_chat", (), "chat:load_openai", "trajectory",
