@@ -45,6 +45,20 @@ def demo_command(
                         data_root=data_root, shipped=shipped))
 
 
+@app.command("mcp")
+def mcp_command(
+    http: bool = typer.Option(False, "--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind with --http."),
+    port: int = typer.Option(8765, "--port", help="Port with --http."),
+) -> None:
+    """Serve the built-in tool library (travel, calendar, weather, finance, ...) as an MCP server.
+
+    Other agents use it with e.g. `umi run "..." --mcp "umi mcp"` or an MCP client's stdio config."""
+    from multiagentllm.tools.mcp import serve_library
+
+    serve_library(http=http, host=host, port=port)
+
+
 @app.callback()
 def _main() -> None:
     """alpha-UMi: a planner, a caller and a summarizer, each a small fine-tuned LLM."""

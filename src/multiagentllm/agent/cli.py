@@ -3,6 +3,7 @@
     umi run "Book me a flight from New York to Los Angeles next Tuesday"
     umi run "..." --checkpoint checkpoints/cpu-demo --save out/episode.json
     umi run "..." --single                       # the single-LLM baseline
+    umi run "..." --mcp "npx -y @modelcontextprotocol/server-everything" --mcp http://localhost:8765/mcp
     umi run "..." --backend openai --base-url http://localhost:8000/v1 --model "{role}"
     umi run "..." --backend openai --base-url "planner=http://a:8000/v1,*=http://b:8000/v1"
 
@@ -24,7 +25,10 @@ def run(
     checkpoint: Path | None = typer.Option(None, "--checkpoint", "-c",
                                            help="Checkpoint folder (manifest.json); default: the shipped one."),
     single: bool = typer.Option(False, "--single", help="Run the single-LLM baseline instead of the trio."),
-    tools: str | None = typer.Option(None, "--tools", help="Tool set to offer (e.g. travel); default: all."),
+    tools: str | None = typer.Option(None, "--tools", help="Tool set to offer (e.g. travel, mcp:<server>); default: all."),
+    mcp: list[str] = typer.Option([], "--mcp", help="An MCP server whose tools to add: a command (stdio) or an "
+                                                    "http(s) URL (streamable HTTP); repeatable."),
+    builtin: bool = typer.Option(True, "--builtin/--no-builtin", help="Offer the built-in tool library (with --mcp: off to use only the servers' tools)."),
     max_steps: int = typer.Option(AgentConfig.max_steps, "--max-steps", min=1, help="Planner turns before giving up."),
     max_seconds: float = typer.Option(AgentConfig.max_seconds, "--max-seconds", min=0.1, help="Wall-time limit of the episode."),
     save: Path | None = typer.Option(None, "--save", help="Write the trajectory JSON here (after every step)."),
@@ -45,7 +49,9 @@ def run(
 
     from multiagentllm.agent.display import LiveView
     from multiagentllm.agent.exits import QueryError
-    from multiagentllm.agent.session import build_llm, prepare_tools, run_query
+    from multiagentllm.agent.session import attach_mcp, build_llm, prepare_tools, run_query
+    from multiagentllm.tools import ToolRegistry, default_registry
+    from multiagentllm.tools.mcp import close_all
     from multiagentllm.models.backends.checkpoint import CheckpointError
     from multiagentllm.models.backends.openai_http import BackendError
     from multiagentllm.models.embedded import ModelNotFoundError
@@ -54,16 +60,23 @@ def run(
     config = AgentConfig(max_steps=max_steps, max_seconds=max_seconds,
                          **safeguards(no_constrain=no_constrain, no_retrieval=no_retrieval, no_guard=no_guard,
                                       no_grounding=no_grounding, max_tools=max_tools))
+    registry = default_registry(timeout=config.tool_timeout) if builtin else ToolRegistry(default_timeout=config.tool_timeout)
+    connections: list = []
     try:
-        registry = prepare_tools(query, config, toolset=tools)
+        connections = attach_mcp(registry, mcp, lambda msg: err.print(f"[yellow]warning:[/] {msg}"))
+        if not len(registry):
+            raise QueryError("no tools to offer: --no-builtin and no --mcp server with usable tools")
+        registry = prepare_tools(query, config, registry, toolset=tools)
         with err.status("loading the models…" if backend == "hf" else "connecting…"):
             llm = build_llm(checkpoint=str(checkpoint) if checkpoint else None, single=single,
                             backend=backend, base_url=base_url, model=model, api_key=api_key,
                             dtype=dtype, engine=engine)
     except (QueryError, ValueError) as e:
+        close_all(connections)
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(2) from None
     except (CheckpointError, ModelNotFoundError) as e:
+        close_all(connections)
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(1) from None
     try:
@@ -72,6 +85,8 @@ def run(
     except BackendError as e:
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(1) from None
+    finally:
+        close_all(connections)
     if save:
         console.print(f"[dim]trajectory saved to {save}[/]")
     raise typer.Exit(0 if result.status == "solved" else 3)

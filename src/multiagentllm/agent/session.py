@@ -49,6 +49,27 @@ def prepare_tools(query: str, config: AgentConfig, tools: Any = None, toolset: s
     return tools
 
 
+def attach_mcp(registry: Any, specs: list[str], warn: Callable[[str], None]) -> list[Any]:
+    """Register the tools of the MCP servers `specs` (commands or URLs) in `registry`; returns the
+    connections, for the caller to close. Skipped tools are reported through `warn`; a server that
+    cannot be started or listed raises `QueryError` naming it (no other server is left running)."""
+    if not specs:
+        return []
+    import warnings
+
+    from multiagentllm.tools.mcp import MCPError, MCPWarning, connect_all
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MCPWarning)
+        try:
+            conns = connect_all(specs, registry)
+        except MCPError as e:
+            raise QueryError(str(e)) from None
+    for w in caught:
+        warn(str(w.message))
+    return conns
+
+
 def per_role(value: str, flag: str) -> dict[str, str]:
     """"URL" -> {"*": URL}; "planner=URL1,caller=URL2,*=URL3" -> one value per role."""
     if "=" not in value.split("://", 1)[0] or value.startswith(("http://", "https://")):

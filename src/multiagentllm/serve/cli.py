@@ -58,6 +58,9 @@ def serve(
     no_retrieval: bool = typer.Option(False, "--no-retrieval", help="Offer every tool, however many."),
     no_guard: bool = typer.Option(False, "--no-guard", help="Let identical calls run again."),
     no_grounding: bool = typer.Option(False, "--no-grounding", help="Accept answers with values no tool returned."),
+    mcp: list[str] = typer.Option([], "--mcp", help="An MCP server whose tools run on this server: a command (stdio) "
+                                                    "or an http(s) URL (streamable HTTP); repeatable."),
+    builtin: bool = typer.Option(True, "--builtin/--no-builtin", help="Offer the built-in tool library (off: only --mcp tools and the clients' own)."),
 ) -> None:
     """Serve the alpha-UMi agent (model alpha-umi) and its role models over the OpenAI API."""
     from rich.console import Console
@@ -72,20 +75,31 @@ def serve(
 
     import uvicorn
 
-    from multiagentllm.agent.session import build_llm
+    from multiagentllm.agent.exits import QueryError
+    from multiagentllm.agent.session import attach_mcp, build_llm
+    from multiagentllm.tools import ToolRegistry, default_registry
+    from multiagentllm.tools.mcp import close_all
     from multiagentllm.models.backends.checkpoint import CheckpointError
     from multiagentllm.models.embedded import ModelNotFoundError
     from multiagentllm.serve.app import create_app
 
+    registry = default_registry(timeout=_D.tool_timeout) if builtin else ToolRegistry(default_timeout=_D.tool_timeout)
+    try:
+        connections = attach_mcp(registry, mcp, lambda msg: err.print(f"[yellow]warning:[/] {msg}"))
+    except QueryError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(2) from None
     try:
         with err.status("loading the models…" if backend == "hf" else "connecting…"):
             llm = build_llm(checkpoint=str(checkpoint) if checkpoint else None, single=single,
                             backend=backend, base_url=base_url, model=model, api_key=backend_api_key,
                             dtype=dtype, engine=engine)
     except ValueError as e:
+        close_all(connections)
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(2) from None
     except (CheckpointError, ModelNotFoundError, OSError) as e:
+        close_all(connections)
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(1) from None
     from multiagentllm.agent.loop import safeguards
@@ -96,13 +110,16 @@ def serve(
                          request_timeout=request_timeout, max_connections=max_connections,
                          read_timeout=read_timeout, keep_alive_timeout=keep_alive_timeout,
                          max_header_bytes=max_header_bytes, api_key=api_key or None, docs=docs)
-    app = create_app(llm, config=config, single=single)
+    app = create_app(llm, registry, config=config, single=single)
     if host not in ("127.0.0.1", "localhost", "::1") and not config.api_key:
         err.print(f"[yellow]warning:[/] listening on {host} without authentication (see --api-key)")
     models = ", ".join(app.state.umi.models)
     err.print(f"serving [bold]{models}[/] at http://{host}:{port}/v1  (health: /health)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=_log_config(log_level),
-                **config.uvicorn_options())
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=_log_config(log_level),
+                    **config.uvicorn_options())
+    finally:
+        close_all(connections)
 
 
 def _log_config(level: str) -> dict:
