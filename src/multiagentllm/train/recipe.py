@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.checkpoint import load_backbone, stage1_folder
+from multiagentllm.io import folder_lock
+from multiagentllm.models.load import load_tokenizer, resolve_base
+from multiagentllm.roles.render import PROMPT_VERSION
 from multiagentllm.train import checkpoints
-from multiagentllm.train.artifacts import (
-    check_manifest, folder_lock, plot_loss, read_manifest, update_manifest, write_card,
-)
+from multiagentllm.train.artifacts import check_manifest, plot_loss, update_manifest, write_card
 from multiagentllm.train.attention import NAME as ATTENTION_PACKED
 from multiagentllm.train.attention import set_attention
 from multiagentllm.train.collate import PackedDataset, collate_packs
@@ -48,8 +50,7 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     import torch
     from transformers import set_seed
 
-    from multiagentllm.roles.render import PROMPT_VERSION
-    from multiagentllm.train import resume_point
+    from multiagentllm.train import resume_point  # loads torch and transformers (about 4 s)
 
     cfg.validate()
     out = Path(cfg.out)
@@ -150,7 +151,7 @@ def make_trainer(cfg: TrainConfig, model: Any, train_set: PackedDataset, dev_set
     import torch
     from transformers import TrainingArguments
 
-    from multiagentllm.train.trainer import SpanTrainer
+    from multiagentllm.train.trainer import SpanTrainer  # loads torch and transformers (about 4 s)
 
     bf16 = use_bf16(cfg.bf16, device)
     args = TrainingArguments(
@@ -216,7 +217,7 @@ def resume_start(cfg: TrainConfig, work: Path, run: dict[str, Any] | None) -> Pa
     the stage over (hours, perhaps) is left to the user, by deleting the folders it names.
     A resume point of another run is refused as before, not passed over.
     """
-    from multiagentllm.train import resume_point
+    from multiagentllm.train import resume_point  # loads torch and transformers (about 4 s)
 
     last, broken = checkpoints.newest_intact(work)
     point, point_problem = None, None
@@ -260,27 +261,16 @@ def _world_size() -> int:
 
 def build_model(cfg: TrainConfig) -> tuple[Any, Any, Path]:
     """The model a stage trains: base or merged stage-1 backbone, wrapped in LoRA if configured."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from multiagentllm.models.load import load_tokenizer, resolve_base
-
     base_path = resolve_base(cfg.base)
     tokenizer = load_tokenizer(base_path)
     if cfg.init == "stage1":
-        stage1 = Path(cfg.out) / (read_manifest(Path(cfg.out)) or {}).get("stage1", "stage1_backbone")
+        stage1 = stage1_folder(cfg.out)
         if not stage_folder_done(stage1):
             raise ConfigError(f"init=stage1 needs a finished stage-1 backbone at {stage1}; "
                               "train stage1_backbone first")
-        if cfg.format == "full":
-            model = AutoModelForCausalLM.from_pretrained(stage1, dtype=torch.float32)
-        else:
-            from peft import PeftModel
-
-            model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
-            model = PeftModel.from_pretrained(model, stage1).merge_and_unload()
+        model = load_backbone(base_path, stage1, full=cfg.format == "full")
     else:
-        model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+        model = load_backbone(base_path)
     model.config.use_cache = False
     set_attention(model, cfg.attention)
     if cfg.format == "lora":
