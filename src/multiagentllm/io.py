@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from multiagentllm.types import SchemaError, Trajectory
+
 T = TypeVar("T")
 
 
@@ -304,8 +306,6 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 def read_trajectories(path: str | os.PathLike, *, skip_bad: bool = False,
                       report: SkipReport | None = None):
     """Read canonical trajectories from JSONL, validating each (errors name file:line)."""
-    from multiagentllm.types import SchemaError, Trajectory
-
     def convert(obj: Any) -> Trajectory:
         try:
             return Trajectory.from_dict(obj)

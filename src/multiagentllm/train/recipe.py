@@ -10,6 +10,20 @@ to a temporary folder and renamed into place only on success, so a failed run ne
 finished stage; a resumable work folder (`CKPT/.work/<stage>/checkpoint-*`, each checked before a
 resume starts from it: checkpoints.py), and optionally a portable resume point to commit
 (`CKPT/.resume/<stage>/`, resume_point.py).
+
+Why not TRL's `SFTTrainer` (read in TRL 1.16, the last version pinned; neither TRL nor `datasets`
+is a dependency now). It has padding-free BFD packing and assistant-only loss, but:
+  * its loss runs the LM head through a fused kernel that, without Triton on CUDA/XPU
+    (`_use_triton`), scores every position of the pack and also computes entropy and top-1 per
+    position for its logs; `SpanTrainer` runs the head only where the next token is supervised,
+    6-28% of the tokens of the cpu-full stages (`metrics.json`: summarizer 5.9%, stage 1 28.4%),
+    and the head is about a fifth of the 135M model's FLOPs;
+  * padding-free mode refuses a custom collator and re-packs through `datasets.map`, so our packs
+    (seeded best-fit decreasing, the same on every run for an exact resume: data.pack) and the
+    collator that `packed_sdpa` expects (collate.py) would be replaced, not reused;
+  * the non-finite-loss stop and the LR schedule restored from a resume point without AdamW state
+    (trainer.py) would still need a subclass. Multi-span rows would fit (pre-tokenized
+    `input_ids` + `assistant_masks`), so what TRL would add is the packing we already have.
 """
 
 from __future__ import annotations
