@@ -3,7 +3,7 @@
 vLLM serves one base model with many LoRA adapters (multi-LoRA), but one request gets one adapter:
 it cannot stack the stage-1 adapter and a role adapter the way the in-process runtime does.  So
 the stage-1 adapter is merged into the base once -- the *backbone*, exactly the weights the role
-adapters were trained on (`train.recipe.build_model` and the runtime merge it the same way) -- and
+adapters were trained on (`multiagentllm.checkpoint.load_backbone`, as in training and the runtime) -- and
 the role adapters are served on top of it, unchanged:
 
     OUT/backbone/                       base + stage 1, merged (safetensors, config, tokenizer)
@@ -28,7 +28,10 @@ from typing import Any
 
 import typer
 
-from multiagentllm.models.backends.checkpoint import TRIO, CheckpointError, Manifest, read_manifest
+from multiagentllm.checkpoint import MANIFEST, CheckpointError, Manifest, load_backbone, read_manifest
+from multiagentllm.models.backends.checkpoint import TRIO
+from multiagentllm.models.embedded import ModelNotFoundError
+from multiagentllm.models.load import resolve_base
 
 DTYPES = ("bfloat16", "float16", "float32")
 VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the values vLLM's --max-lora-rank accepts
@@ -65,9 +68,6 @@ def export_vllm(checkpoint: str | Path, out: str | Path, *, dtype: str = "bfloat
     out = Path(out).expanduser().resolve()
     _check_destination(manifest.root.resolve(), out, force)
     _check_sources(manifest, merge_roles)
-
-    from multiagentllm.models.load import resolve_base
-
     base_path = resolve_base(manifest.base)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -129,7 +129,7 @@ def _check_destination(checkpoint: Path, out: Path, force: bool) -> None:
 def _check_sources(manifest: Manifest, merge_roles: bool) -> None:
     missing = [r for r in TRIO if r not in manifest.roles]
     if missing:
-        raise ExportError(f"{manifest.root / 'manifest.json'} names no {', '.join(missing)} "
+        raise ExportError(f"{manifest.root / MANIFEST} names no {', '.join(missing)} "
                           f"(trained: {', '.join(sorted(manifest.roles)) or 'none'}); finish the "
                           "training chain first")
     roles = [r for r in (*TRIO, "single") if r in manifest.roles]
@@ -144,7 +144,7 @@ def _check_sources(manifest: Manifest, merge_roles: bool) -> None:
         _adapter_weights(manifest.roles[role].path, f"the {role} adapter")
     if any(manifest.roles[r].on == "stage1" for r in roles):
         if manifest.stage1 is None:
-            raise ExportError(f"{manifest.root / 'manifest.json'}: roles are trained on 'stage1' "
+            raise ExportError(f"{manifest.root / MANIFEST}: roles are trained on 'stage1' "
                               "but it names no stage1 backbone")
         _adapter_weights(manifest.stage1, "the stage-1 adapter")
     ons = {manifest.roles[r].on for r in TRIO}
@@ -211,8 +211,7 @@ def _merge(model: Any, adapter: Path) -> Any:
 
 def _weights_on(manifest: Manifest, base_path: Path, on: str) -> Any:
     """What an adapter was trained on: the base, or the base merged with the stage-1 adapter."""
-    model = _load(base_path)
-    return model if on == "base" else _merge(model, manifest.stage1)
+    return load_backbone(base_path, manifest.stage1_for(on))
 
 
 def _save(model: Any, base_path: Path, dest: Path, dtype: str) -> None:
@@ -319,8 +318,6 @@ def vllm_command(
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
 ) -> None:
     """The backbone (base + stage 1 merged) and the role adapters for `vllm serve --enable-lora`."""
-    from multiagentllm.models.embedded import ModelNotFoundError
-
     try:
         result = export_vllm(checkpoint, out, dtype=dtype, merge_roles=merge_roles, force=force)
     except (ExportError, CheckpointError, ModelNotFoundError) as e:
@@ -343,8 +340,8 @@ def gguf_command(
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
 ) -> None:
     """The backbone (base + stage 1 merged) and the role adapters as GGUF, for llama.cpp and Ollama."""
+    # export_gguf loads torch and the llama.cpp backend (about 1 s) and imports this module
     from multiagentllm.export_gguf import export_gguf
-    from multiagentllm.models.embedded import ModelNotFoundError
 
     try:
         result = export_gguf(checkpoint, out, dtype=dtype, base_gguf=base_gguf, force=force)

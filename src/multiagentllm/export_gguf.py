@@ -26,11 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.checkpoint import MANIFEST, Manifest, load_backbone, read_manifest
 from multiagentllm.export import (
-    ADAPTER_CONFIG, ExportError, _adapter_weights, _check_destination, _read_config, _replace,
-    _weights_on)
-from multiagentllm.models.backends.checkpoint import TRIO, Manifest, read_manifest
+    ADAPTER_CONFIG, ExportError, _adapter_weights, _check_destination, _read_config, _replace)
+from multiagentllm.models.backends.checkpoint import TRIO
+from multiagentllm.models.backends.decode import eos_ids
 from multiagentllm.models.backends.llamacpp import EXPORT_INFO
+from multiagentllm.models.embedded import gguf_path
+from multiagentllm.models.load import load_tokenizer, resolve_base
 
 GGUF_DTYPES = ("float32", "float16", "bfloat16", "q8_0")  # q8_0: 8-bit blocks of 32 (llama.cpp's own)
 LLAMA_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -63,15 +66,12 @@ def export_gguf(checkpoint: str | Path, out: str | Path, *, dtype: str = "float3
     _check_destination(manifest.root.resolve(), out, force)
     _check_sources(manifest)
     template = _template(manifest, base_gguf)
-
-    from multiagentllm.models.load import resolve_base
-
     base_path = resolve_base(manifest.base)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "adapters").mkdir(parents=True)
     try:
-        model = _weights_on(manifest, base_path, manifest.roles[TRIO[0]].on)
+        model = load_backbone(base_path, manifest.stage1_for(manifest.roles[TRIO[0]].on))
         _check_template(template, model.config)
         write_model(model, template, tmp / "backbone.gguf", dtype)
         result = GGUFExport(out, out / "backbone.gguf", {})
@@ -100,7 +100,7 @@ def export_gguf(checkpoint: str | Path, out: str | Path, *, dtype: str = "float3
 def _check_sources(manifest: Manifest) -> None:
     missing = [r for r in TRIO if r not in manifest.roles]
     if missing:
-        raise ExportError(f"{manifest.root / 'manifest.json'} names no {', '.join(missing)} "
+        raise ExportError(f"{manifest.root / MANIFEST} names no {', '.join(missing)} "
                           f"(trained: {', '.join(sorted(manifest.roles)) or 'none'}); finish the "
                           "training chain first")
     if manifest.format != "lora":
@@ -114,7 +114,7 @@ def _check_sources(manifest: Manifest) -> None:
                           "cannot share one backbone")
     if "stage1" in ons:
         if manifest.stage1 is None:
-            raise ExportError(f"{manifest.root / 'manifest.json'}: roles are trained on 'stage1' "
+            raise ExportError(f"{manifest.root / MANIFEST}: roles are trained on 'stage1' "
                               "but it names no stage1 backbone")
         _adapter_weights(manifest.stage1, "the stage-1 adapter")
     roles = [*TRIO, *(["single"] if "single" in manifest.roles else [])]
@@ -143,8 +143,6 @@ def _template(manifest: Manifest, base_gguf: str | Path | None) -> Any:
             raise ExportError(f"the base of {manifest.root} is {manifest.base!r}; pass --base-gguf "
                               "with a GGUF of that base (llama.cpp's convert_hf_to_gguf.py writes "
                               "one) for its tokenizer and hyper-parameters")
-        from multiagentllm.models.embedded import gguf_path
-
         base_gguf = gguf_path()
     path = Path(base_gguf).expanduser()
     if not path.is_file():
@@ -319,9 +317,6 @@ def export_info(result: GGUFExport, manifest: Manifest, model: Any, base_path: P
                 dtype: str) -> dict[str, Any]:
     """What `models.backends.llamacpp.load_gguf` needs: the base (for the tokenizer), the files
     (relative to the export), the end tokens, and where it came from."""
-    from multiagentllm.models.backends.decode import eos_ids
-    from multiagentllm.models.load import load_tokenizer
-
     adapters = {**result.adapters, **({"single": result.single} if result.single else {})}
     return {"base": manifest.base, "prompt_version": manifest.prompt_version,
             "checkpoint": str(manifest.root.resolve()), "dtype": dtype,

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from multiagentllm.types import SchemaError, Trajectory
+
 T = TypeVar("T")
 
 
@@ -263,6 +265,26 @@ def _recover_dir(path: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Serialise read-modify-write of a folder's contents between processes: a checkpoint's
+    manifest (stages trained side by side with `--stage`, one per terminal), a resume point
+    restored by every rank. POSIX `flock` on the folder itself, so no lock file is left behind;
+    elsewhere the atomic writes alone still keep the files valid."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> int:
     """Atomically write rows (dicts, or objects with `to_dict`) as JSONL; return the count."""
     n = 0
@@ -284,8 +306,6 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 def read_trajectories(path: str | os.PathLike, *, skip_bad: bool = False,
                       report: SkipReport | None = None):
     """Read canonical trajectories from JSONL, validating each (errors name file:line)."""
-    from multiagentllm.types import SchemaError, Trajectory
-
     def convert(obj: Any) -> Trajectory:
         try:
             return Trajectory.from_dict(obj)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from multiagentllm.checkpoint import CheckpointError, Manifest, RoleEntry
 from multiagentllm.models.backends import llamacpp
-from multiagentllm.models.backends.checkpoint import (
-    CheckpointError, Manifest, RoleEntry, engine_for, engine_label)
+from multiagentllm.models.backends.checkpoint import engine_for, engine_label
 
 
 def _manifest(base: str = "embedded", single_on: str = "base") -> Manifest:

@@ -182,17 +182,18 @@ def test_every_rank_waits_until_the_stage_is_published(tiny_cfg, monkeypatch, ma
 def _add_role(out: str, role: str, rounds: int) -> None:
     import time
 
+    from multiagentllm import checkpoint
     from multiagentllm.train import artifacts
     from multiagentllm.train.config import TrainConfig
 
-    read = artifacts.read_manifest
+    read = checkpoint.find_manifest
 
     def slow_read(path):  # widen the read-modify-write window so an unlocked update would lose roles
         manifest = read(path)
         time.sleep(0.01)
         return manifest
 
-    artifacts.read_manifest = slow_read
+    checkpoint.find_manifest = slow_read
 
     for i in range(rounds):  # a new entry each round: a lost update stays lost
         cfg = TrainConfig(data="unused", out=out, stage=f"stage2_{role}", folder=role, role=f"{role}-{i}",

@@ -1,88 +1,40 @@
-"""What a finished stage leaves for people and tools: manifest, model card, loss curve.
+"""What a finished stage leaves for people and tools: its entry in the manifest, model card, loss curve.
 
 `CKPT/manifest.json` is the one file the runtime reads to find the base model and each role's
-weights (the layout agreed with the runtime: base, format, prompt version, stage1, roles).  It is
-rewritten atomically after each stage, so a chain killed between stages leaves a valid manifest
-naming only the stages that finished.
+weights; its shape is `multiagentllm.checkpoint.Manifest`. It is rewritten atomically after each
+stage, so a chain killed between stages leaves a valid manifest naming only the stages that
+finished.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from multiagentllm.io import write_json
+from multiagentllm.checkpoint import MANIFEST, CheckpointError, Manifest, find_manifest, record_stage
 from multiagentllm.train.config import ConfigError, TrainConfig
-
-MANIFEST = "manifest.json"
-
-
-def read_manifest(out: Path) -> dict[str, Any] | None:
-    path = out / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: invalid JSON ({e.msg}); fix or remove it") from None
 
 
 def check_manifest(out: Path, cfg: TrainConfig, prompt_version: str) -> None:
-    """Refuse to add a stage trained on another base, format or prompt version to a checkpoint."""
-    manifest = read_manifest(out)
-    if not manifest:
+    """Refuse to add a stage trained on another base, format or prompt version to a checkpoint
+    (or to a checkpoint whose manifest does not read)."""
+    try:
+        manifest = find_manifest(out)
+    except CheckpointError as e:
+        raise ConfigError(f"{e}; fix or remove it") from None
+    if manifest is None:
         return
     for key, mine in (("base", cfg.base), ("format", cfg.format), ("prompt_version", prompt_version)):
-        theirs = manifest.get(key)
+        theirs = getattr(manifest, key)
         if theirs is not None and theirs != mine:
             raise ConfigError(f"{out / MANIFEST} has {key}={theirs!r} but this stage uses {mine!r}; "
                               "a checkpoint holds one base, format and prompt version: use another out=")
 
 
-@contextlib.contextmanager
-def folder_lock(out: Path) -> Iterator[None]:
-    """Serialise read-modify-write of a folder's contents between processes: the manifest (stages
-    trained side by side with `--stage`, one per terminal), a resume point restored by every rank.
-    POSIX `flock` on the folder itself, so no lock file is left behind; elsewhere the atomic writes
-    alone still keep the files valid."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def update_manifest(out: Path, cfg: TrainConfig, prompt_version: str) -> dict[str, Any]:
+def update_manifest(out: Path, cfg: TrainConfig, prompt_version: str) -> Manifest:
     """Add this stage to `out/manifest.json`, keeping every stage other processes have added."""
-    with folder_lock(out):
-        return _update_manifest(out, cfg, prompt_version)
-
-
-def _update_manifest(out: Path, cfg: TrainConfig, prompt_version: str) -> dict[str, Any]:
-    manifest = read_manifest(out) or {}
-    manifest.update(format=cfg.format, base=cfg.base, prompt_version=prompt_version)
-    manifest.setdefault("roles", {})
-    if cfg.role:
-        manifest["roles"][cfg.role] = {"path": cfg.folder, "on": cfg.init}
-    else:
-        manifest["stage1"] = cfg.folder
-    ordered = {k: manifest[k] for k in ("format", "base", "prompt_version", "stage1", "roles")
-               if k in manifest}
-    ordered.update({k: v for k, v in manifest.items() if k not in ordered})
-    write_json(out / MANIFEST, ordered)
-    (out / MANIFEST).chmod(0o644)
-    return ordered
+    return record_stage(out, format=cfg.format, base=cfg.base, prompt_version=prompt_version,
+                        folder=cfg.folder, role=cfg.role, on=cfg.init)
 
 
 def plot_loss(log_history: list[dict[str, Any]], path: Path, *, title: str) -> None:

@@ -10,6 +10,20 @@ to a temporary folder and renamed into place only on success, so a failed run ne
 finished stage; a resumable work folder (`CKPT/.work/<stage>/checkpoint-*`, each checked before a
 resume starts from it: checkpoints.py), and optionally a portable resume point to commit
 (`CKPT/.resume/<stage>/`, resume_point.py).
+
+Why not TRL's `SFTTrainer` (read in TRL 1.16, the last version pinned; neither TRL nor `datasets`
+is a dependency now). It has padding-free BFD packing and assistant-only loss, but:
+  * its loss runs the LM head through a fused kernel that, without Triton on CUDA/XPU
+    (`_use_triton`), scores every position of the pack and also computes entropy and top-1 per
+    position for its logs; `SpanTrainer` runs the head only where the next token is supervised,
+    6-28% of the tokens of the cpu-full stages (`metrics.json`: summarizer 5.9%, stage 1 28.4%),
+    and the head is about a fifth of the 135M model's FLOPs;
+  * padding-free mode refuses a custom collator and re-packs through `datasets.map`, so our packs
+    (seeded best-fit decreasing, the same on every run for an exact resume: data.pack) and the
+    collator that `packed_sdpa` expects (collate.py) would be replaced, not reused;
+  * the non-finite-loss stop and the LR schedule restored from a resume point without AdamW state
+    (trainer.py) would still need a subclass. Multi-span rows would fit (pre-tokenized
+    `input_ids` + `assistant_masks`), so what TRL would add is the packing we already have.
 """
 
 from __future__ import annotations
@@ -26,10 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.checkpoint import load_backbone, stage1_folder
+from multiagentllm.io import folder_lock
+from multiagentllm.models.load import load_tokenizer, resolve_base
+from multiagentllm.roles.render import PROMPT_VERSION
 from multiagentllm.train import checkpoints
-from multiagentllm.train.artifacts import (
-    check_manifest, folder_lock, plot_loss, read_manifest, update_manifest, write_card,
-)
+from multiagentllm.train.artifacts import check_manifest, plot_loss, update_manifest, write_card
 from multiagentllm.train.attention import NAME as ATTENTION_PACKED
 from multiagentllm.train.attention import set_attention
 from multiagentllm.train.collate import PackedDataset, collate_packs
@@ -48,8 +64,7 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     import torch
     from transformers import set_seed
 
-    from multiagentllm.roles.render import PROMPT_VERSION
-    from multiagentllm.train import resume_point
+    from multiagentllm.train import resume_point  # loads torch and transformers (about 4 s)
 
     cfg.validate()
     out = Path(cfg.out)
@@ -150,7 +165,7 @@ def make_trainer(cfg: TrainConfig, model: Any, train_set: PackedDataset, dev_set
     import torch
     from transformers import TrainingArguments
 
-    from multiagentllm.train.trainer import SpanTrainer
+    from multiagentllm.train.trainer import SpanTrainer  # loads torch and transformers (about 4 s)
 
     bf16 = use_bf16(cfg.bf16, device)
     args = TrainingArguments(
@@ -216,7 +231,7 @@ def resume_start(cfg: TrainConfig, work: Path, run: dict[str, Any] | None) -> Pa
     the stage over (hours, perhaps) is left to the user, by deleting the folders it names.
     A resume point of another run is refused as before, not passed over.
     """
-    from multiagentllm.train import resume_point
+    from multiagentllm.train import resume_point  # loads torch and transformers (about 4 s)
 
     last, broken = checkpoints.newest_intact(work)
     point, point_problem = None, None
@@ -260,27 +275,16 @@ def _world_size() -> int:
 
 def build_model(cfg: TrainConfig) -> tuple[Any, Any, Path]:
     """The model a stage trains: base or merged stage-1 backbone, wrapped in LoRA if configured."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from multiagentllm.models.load import load_tokenizer, resolve_base
-
     base_path = resolve_base(cfg.base)
     tokenizer = load_tokenizer(base_path)
     if cfg.init == "stage1":
-        stage1 = Path(cfg.out) / (read_manifest(Path(cfg.out)) or {}).get("stage1", "stage1_backbone")
+        stage1 = stage1_folder(cfg.out)
         if not stage_folder_done(stage1):
             raise ConfigError(f"init=stage1 needs a finished stage-1 backbone at {stage1}; "
                               "train stage1_backbone first")
-        if cfg.format == "full":
-            model = AutoModelForCausalLM.from_pretrained(stage1, dtype=torch.float32)
-        else:
-            from peft import PeftModel
-
-            model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
-            model = PeftModel.from_pretrained(model, stage1).merge_and_unload()
+        model = load_backbone(base_path, stage1, full=cfg.format == "full")
     else:
-        model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+        model = load_backbone(base_path)
     model.config.use_cache = False
     set_attention(model, cfg.attention)
     if cfg.format == "lora":

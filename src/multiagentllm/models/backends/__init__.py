@@ -9,7 +9,8 @@
 Importing this package is cheap: torch and transformers load only when a HF backend is built.
 """
 
-from multiagentllm.models.backends.checkpoint import CheckpointError, load_llm, read_manifest
+from multiagentllm.checkpoint import CheckpointError, read_manifest
+from multiagentllm.models.backends.checkpoint import load_llm
 from multiagentllm.models.backends.openai_http import Endpoint, OpenAIBackend
 from multiagentllm.models.backends.scripted import ScriptedLLM, cut_at_stop
 

@@ -1,9 +1,5 @@
-"""`load_llm`: a trained checkpoint directory (see the layout below) as one `LLM`.
-
-    CKPT/manifest.json   {"format": "lora"|"full", "base": "embedded"|DIR|HUB_ID,
-                          "prompt_version": ..., "stage1": "stage1_backbone",
-                          "roles": {"planner": {"path": "planner", "on": "stage1"}, ...}}
-    CKPT/stage1_backbone/  CKPT/planner/  CKPT/caller/  CKPT/summarizer/  CKPT/single/
+"""`load_llm`: a trained checkpoint directory (its layout and manifest: `multiagentllm.checkpoint`)
+as one `LLM`.
 
 With LoRA, the roles trained on the same weights ("on": "stage1" = base merged with the stage-1
 adapter, or "base") share ONE model holding one adapter per role, switched per call: the trio
@@ -13,15 +9,15 @@ own model instead.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.checkpoint import MANIFEST, CheckpointError, Manifest, load_backbone, read_manifest
+from multiagentllm.models.backends.hf import HFBackend, RoleModel
+from multiagentllm.models.load import load_tokenizer, resolve_base
 from multiagentllm.paths import repo_path
-
 from multiagentllm.roles.render import PROMPT_VERSION
 
 TRIO = ("planner", "caller", "summarizer")
@@ -35,56 +31,6 @@ ENGINES = ("auto", "torch", "llamacpp")
 GGUF_DTYPE = "float16"  # the llama.cpp engine's backbone: as fast as bfloat16 here, closer to float32 text (results/decode)
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be used; the message names the folder and what to do."""
-
-
-@dataclass
-class RoleEntry:
-    path: Path
-    on: str
-
-
-@dataclass
-class Manifest:
-    root: Path
-    format: str
-    base: str
-    prompt_version: str | None
-    stage1: Path | None
-    roles: dict[str, RoleEntry]
-
-
-def read_manifest(checkpoint: str | Path) -> Manifest:
-    root = Path(checkpoint).expanduser()
-    path = root / "manifest.json"
-    if not root.is_dir():
-        raise CheckpointError(f"checkpoint {root} is not a directory")
-    if not path.exists():
-        raise CheckpointError(f"{root} has no manifest.json; is it a checkpoint written by `umi train`?")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object")
-    fmt = data.get("format")
-    if fmt not in ("lora", "full"):
-        raise CheckpointError(f"{path}: 'format' is {fmt!r}, expected 'lora' or 'full'")
-    if not isinstance(data.get("base"), str) or not data["base"]:
-        raise CheckpointError(f"{path}: missing 'base' (\"embedded\", a model folder or a hub id)")
-    roles = {}
-    for name, entry in (data.get("roles") or {}).items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            raise CheckpointError(f"{path}: roles.{name} must be an object with a 'path'")
-        on = entry.get("on", "base")
-        if on not in ("base", "stage1"):
-            raise CheckpointError(f"{path}: roles.{name}.on is {on!r}, expected 'base' or 'stage1'")
-        roles[name] = RoleEntry(root / entry["path"], on)
-    stage1 = root / data["stage1"] if data.get("stage1") else None
-    return Manifest(root, fmt, data["base"], data.get("prompt_version"), stage1, roles)
-
-
 def repo_checkpoints() -> Path:
     return repo_path("checkpoints")
 
@@ -92,9 +38,9 @@ def repo_checkpoints() -> Path:
 def default_checkpoint() -> Path:
     """The trio the repository ships under checkpoints/, or a CheckpointError saying how to train one."""
     root = repo_checkpoints()
-    found = [root / n for n in DEFAULT_NAMES if (root / n / "manifest.json").exists()]
+    found = [root / n for n in DEFAULT_NAMES if (root / n / MANIFEST).exists()]
     if not found and root.is_dir():
-        found = sorted(p.parent for p in root.glob("*/manifest.json"))
+        found = sorted(p.parent for p in root.glob(f"*/{MANIFEST}"))
     if not found:
         raise CheckpointError("the embedded default model (SmolLM2-135M) has not been trained yet: "
                               f"no checkpoint under {root}; {TRAIN_HINT}")
@@ -122,6 +68,7 @@ def engine_for(manifest: Manifest, *, single: bool = False, engine: str | None =
         raise ValueError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
     if engine == "torch":
         return "torch", "asked for"
+    # llama.cpp's module loads torch, numpy and the llama.cpp bindings (about 1 s): only when asked
     from multiagentllm.models.backends import llamacpp
 
     roles = (*TRIO, "single") if single else TRIO  # the export's backbone is the trio's
@@ -167,8 +114,8 @@ def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtyp
     runners (`HFBackend`); with torch, `dtype`/`device` default to float32 on CPU and bfloat16 on
     CUDA. `draft_tokens` sets prompt-lookup speculation (0 turns it off)."""
     if checkpoint is not None and (Path(checkpoint) / "export.json").exists() and not (
-            Path(checkpoint) / "manifest.json").exists():  # a `umi export gguf` folder
-        from multiagentllm.models.backends.llamacpp import load_gguf
+            Path(checkpoint) / MANIFEST).exists():  # a `umi export gguf` folder
+        from multiagentllm.models.backends.llamacpp import load_gguf  # ~1 s of imports: only when used
 
         return load_gguf(checkpoint, single=single, draft_tokens=draft_tokens)
     manifest = read_manifest(default_checkpoint() if checkpoint is None else checkpoint)
@@ -188,13 +135,10 @@ def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtyp
         raise ValueError(f"draft_tokens must be >= 0, got {draft_tokens}")
     if engine_for(manifest, single=single, engine=engine, dtype=dtype, device=device,
                   separate=separate)[0] == "llamacpp":
-        from multiagentllm.models.backends.llamacpp import load_checkpoint
+        from multiagentllm.models.backends.llamacpp import load_checkpoint  # ~1 s of imports: only when used
 
         return load_checkpoint(manifest, single=single, dtype=GGUF_DTYPE, draft_tokens=draft_tokens)
     import torch
-
-    from multiagentllm.models.backends.hf import HFBackend
-    from multiagentllm.models.load import load_tokenizer, resolve_base
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = _dtype(dtype, device)
@@ -240,29 +184,19 @@ def _load(path: Path, dtype: Any, device: Any) -> Any:
 
 
 def _full(path: Path, dtype: Any, device: Any) -> Any:
-    from multiagentllm.models.backends.hf import RoleModel
-
     return RoleModel(_load(path, dtype, device))
 
 
 def _weights_on(manifest: Manifest, base_path: Path, on: str, dtype: Any, device: Any) -> Any:
     """The weights a role adapter was trained on: the base, or the base merged with stage 1."""
-    from peft import PeftModel
-
-    model = _load(base_path, dtype, device)
-    if on == "base":
-        return model
-    if manifest.stage1 is None:
-        raise CheckpointError(f"{manifest.root}: roles are trained on 'stage1' but the manifest names "
-                              "no stage1 backbone")
-    _check_folder(manifest.stage1, "lora", "stage-1 backbone")
-    return PeftModel.from_pretrained(model, manifest.stage1).merge_and_unload()
+    stage1 = manifest.stage1_for(on)
+    if stage1 is not None:
+        _check_folder(stage1, "lora", "stage-1 backbone")
+    return load_backbone(base_path, stage1, dtype=dtype, device=device).requires_grad_(False)
 
 
 def _separate(manifest: Manifest, base_path: Path, role: str, dtype: Any, device: Any) -> Any:
     from peft import PeftModel
-
-    from multiagentllm.models.backends.hf import RoleModel
 
     entry = manifest.roles[role]
     model = _weights_on(manifest, base_path, entry.on, dtype, device)
@@ -273,8 +207,6 @@ def _shared(manifest: Manifest, base_path: Path, wanted: tuple[str, ...], dtype:
             device: Any) -> dict[str, Any]:
     """One model per distinct "on" (normally one), holding every role's adapter."""
     from peft import PeftModel
-
-    from multiagentllm.models.backends.hf import RoleModel
 
     roles: dict[str, Any] = {}
     for on in sorted({manifest.roles[r].on for r in wanted}):

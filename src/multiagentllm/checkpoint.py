@@ -1,0 +1,170 @@
+"""What a trained checkpoint is: its folders, its manifest (read and written as one type), and the
+backbone its role adapters sit on.
+
+    CKPT/manifest.json   {"format": "lora"|"full", "base": "embedded"|DIR|HUB_ID,
+                          "prompt_version": ..., "stage1": "stage1_backbone",
+                          "roles": {"planner": {"path": "planner", "on": "stage1"}, ...}}
+    CKPT/stage1_backbone/  CKPT/planner/  CKPT/caller/  CKPT/summarizer/  CKPT/single/
+
+Training writes the manifest after each stage (`record_stage`), the runtime and the exports read
+it (`read_manifest`); both go through `Manifest`, so the file has one shape. A role is trained on
+"base" (the base model) or on "stage1": the base merged with the stage-1 adapter, the *backbone*
+that training, the runtime and the exports all build with `load_backbone`.
+
+This module reads no training or model code: `train/`, `models/` and the exports import it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from multiagentllm.io import folder_lock, write_json
+
+MANIFEST = "manifest.json"
+STAGE1 = "stage1_backbone"  # the stage-1 folder when a manifest names none
+FORMATS = ("lora", "full")
+ON = ("base", "stage1")  # what a role's weights were trained on
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message names the folder and what to do."""
+
+
+@dataclass
+class RoleEntry:
+    path: Path  # the role's folder (root / the manifest's relative path)
+    on: str  # "base" or "stage1"
+
+
+@dataclass
+class Manifest:
+    root: Path
+    format: str
+    base: str
+    prompt_version: str | None
+    stage1: Path | None
+    roles: dict[str, RoleEntry]
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this code does not know, kept as found
+
+    def stage1_for(self, on: str) -> Path | None:
+        """The stage-1 folder a role trained on `on` needs merged into the base; None for "base"."""
+        if on == "base":
+            return None
+        if self.stage1 is None:
+            raise CheckpointError(f"{self.root}: roles are trained on 'stage1' but the manifest "
+                                  "names no stage1 backbone")
+        return self.stage1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `manifest.json`, paths relative to the checkpoint, keys in the
+        order the file has always had."""
+        data: dict[str, Any] = {"format": self.format, "base": self.base}
+        if self.prompt_version is not None:
+            data["prompt_version"] = self.prompt_version
+        if self.stage1 is not None:
+            data["stage1"] = self._relative(self.stage1)
+        data["roles"] = {name: {"path": self._relative(e.path), "on": e.on}
+                         for name, e in self.roles.items()}
+        data.update({k: v for k, v in self.extra.items() if k not in data})
+        return data
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:  # an absolute path written by hand
+            return str(path)
+
+
+def read_manifest(checkpoint: str | os.PathLike) -> Manifest:
+    """`checkpoint/manifest.json`, checked; a CheckpointError names what is wrong."""
+    root = Path(checkpoint).expanduser()
+    path = root / MANIFEST
+    if not root.is_dir():
+        raise CheckpointError(f"checkpoint {root} is not a directory")
+    if not path.exists():
+        raise CheckpointError(f"{root} has no {MANIFEST}; is it a checkpoint written by `umi train`?")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: invalid JSON ({e.msg} at line {e.lineno}); fix or remove it") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    fmt = data.get("format")
+    if fmt not in FORMATS:
+        raise CheckpointError(f"{path}: 'format' is {fmt!r}, expected 'lora' or 'full'")
+    if not isinstance(data.get("base"), str) or not data["base"]:
+        raise CheckpointError(f"{path}: missing 'base' (\"embedded\", a model folder or a hub id)")
+    roles = {}
+    for name, entry in (data.get("roles") or {}).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise CheckpointError(f"{path}: roles.{name} must be an object with a 'path'")
+        on = entry.get("on", "base")
+        if on not in ON:
+            raise CheckpointError(f"{path}: roles.{name}.on is {on!r}, expected 'base' or 'stage1'")
+        roles[name] = RoleEntry(root / entry["path"], on)
+    stage1 = root / data["stage1"] if data.get("stage1") else None
+    known = ("format", "base", "prompt_version", "stage1", "roles")
+    return Manifest(root, fmt, data["base"], data.get("prompt_version"), stage1, roles,
+                    {k: v for k, v in data.items() if k not in known})
+
+
+def find_manifest(checkpoint: str | os.PathLike) -> Manifest | None:
+    """The manifest of a checkpoint being trained: None before its first stage is published."""
+    return read_manifest(checkpoint) if (Path(checkpoint).expanduser() / MANIFEST).exists() else None
+
+
+def write_manifest(manifest: Manifest) -> None:
+    """Atomically (re)write `root/manifest.json`, readable by everyone like the stage folders."""
+    path = manifest.root / MANIFEST
+    write_json(path, manifest.to_dict())
+    path.chmod(0o644)
+
+
+def stage1_folder(checkpoint: str | os.PathLike) -> Path:
+    """Where the stage-1 backbone of a checkpoint is (or will be)."""
+    manifest = find_manifest(checkpoint)
+    return manifest.stage1 if manifest and manifest.stage1 else Path(checkpoint) / STAGE1
+
+
+def record_stage(checkpoint: str | os.PathLike, *, format: str, base: str, prompt_version: str,
+                 folder: str, role: str = "", on: str = "base") -> Manifest:
+    """Add a published stage to the manifest: the stage-1 backbone (`role` empty) or a role's
+    weights trained `on` base or stage1. Locked, so stages published side by side by other
+    processes are all kept; a chain killed between stages leaves a valid manifest naming only
+    the stages that finished."""
+    root = Path(checkpoint)
+    with folder_lock(root):
+        manifest = find_manifest(root) or Manifest(root, format, base, prompt_version, None, {})
+        manifest.format, manifest.base, manifest.prompt_version = format, base, prompt_version
+        if role:
+            manifest.roles[role] = RoleEntry(root / folder, on)
+        else:
+            manifest.stage1 = root / folder
+        write_manifest(manifest)
+        return manifest
+
+
+def load_backbone(base_path: str | os.PathLike, stage1: str | os.PathLike | None = None, *,
+                  full: bool = False, dtype: Any = None, device: Any = None) -> Any:
+    """The weights a role is trained and run on: the base model, or with `stage1` the base merged
+    with the stage-1 LoRA adapter (with `full`, `stage1` is a whole model and is loaded as it is).
+
+    Loaded in `dtype` (float32 when None), moved to `device`, and merged there; in eval mode.
+    Training (`train.recipe.build_model`), the torch runtime (`models.backends.checkpoint`) and
+    the exports (`export`, `export_gguf`) all build it here, so they agree on the weights."""
+    import torch  # torch, transformers and peft load only when weights are built
+    from transformers import AutoModelForCausalLM
+
+    source = stage1 if full and stage1 is not None else base_path
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32 if dtype is None else dtype)
+    if device is not None:
+        model = model.to(device)
+    if stage1 is not None and not full:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, stage1).merge_and_unload()
+    return model.eval()
