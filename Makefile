@@ -9,7 +9,7 @@ OUT    ?= out/demo
 # llama-cpp-python is built from source for this machine's CPU (only the library, no tools)
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: setup demo test test-slow bench data cpu-full clean
+.PHONY: setup demo test test-slow bench data cpu-full vllm clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,8 +37,11 @@ test-slow: setup
 cpu-full: setup   # hours: the shipped checkpoints/cpu-full trio and results/cpu-full (resumable)
 	bash recipes/cpu_full.sh
 
+vllm:   # vLLM for CPU in its own virtualenv .venv-vllm (about 3.5 GB)
+	bash scripts/setup_vllm.sh
+
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) .venv-vllm out
