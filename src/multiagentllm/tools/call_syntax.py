@@ -174,6 +174,12 @@ def positional_names(name: str) -> tuple[str, ...]:
     return _FROM_PRETRAINED if name.endswith(".from_pretrained") else ()
 
 
+def json_type(value: Any) -> str:
+    """The JSON schema type of an argument value read from a call (text is a "string")."""
+    return {bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}.get(
+        type(value), "string")
+
+
 def call_to_toolcall(call: CallExpr) -> ToolCall:
     """JSON arguments for a call; positional arguments get their conventional names."""
     keywords = {key for key, _ in call.args if key is not None}

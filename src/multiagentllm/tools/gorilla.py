@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from multiagentllm.io import read_records
-from multiagentllm.tools.call_syntax import call_to_toolcall, reference_calls
+from multiagentllm.tools.call_syntax import call_to_toolcall, json_type, reference_calls
 from multiagentllm.tools.registry import ToolError, ToolRegistry
 
 ID_KEYS = ("model", "handle", "pretrained_model_name_or_path", "model_name_or_path", "repo_or_dir", "arg0")
@@ -113,9 +113,7 @@ def hub_schema(name: str, hub: GorillaHub) -> dict[str, Any]:
             continue
         for args, _ in entries:
             for key, value in args.items():
-                kind = {bool: "boolean", int: "integer", float: "number", list: "array",
-                        dict: "object"}.get(type(value), "string")
-                props.setdefault(key, {"type": kind})
+                props.setdefault(key, {"type": json_type(value)})
     ident = next((k for k in ID_KEYS if k in props), None)
     return {"name": name, "description": f"Load a pretrained model with {name} (offline: reports "
             "what would be loaded, from the API documentation).",

@@ -18,7 +18,7 @@ from typing import Any
 
 from multiagentllm.data.loaders import CallItem
 from multiagentllm.io import DataError, SkipReport, json_lines, skip_or_raise
-from multiagentllm.tools.call_syntax import CallExpr, call_to_toolcall, reference_calls
+from multiagentllm.tools.call_syntax import CallExpr, call_to_toolcall, json_type, reference_calls
 from multiagentllm.tools.gorilla import load_api_database
 
 SOURCE = "apibench"
@@ -61,11 +61,7 @@ def instruction_of(code: str) -> str:
 def api_tool(call: CallExpr, api_data: dict[str, Any]) -> dict[str, Any]:
     """The API as an OpenAI function schema: its call's arguments become parameters."""
     gold = call_to_toolcall(call)
-    props = {}
-    for key, value in gold.arguments.items():
-        kind = {bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}.get(
-            type(value), "string")
-        props[key] = {"type": kind}
+    props = {key: {"type": json_type(value)} for key, value in gold.arguments.items()}
     description = str(api_data.get("description") or api_data.get("functionality") or "")
     return {"name": call.name, "description": description,
             "parameters": {"type": "object", "properties": props, "required": list(props)}}
