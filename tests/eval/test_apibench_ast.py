@@ -3,12 +3,12 @@
 import pytest
 from eval_helpers import GORILLA, needs_data
 
-from multiagentllm.data.loaders.apibench import load_apibench, toolcall_to_code
+from multiagentllm.data.loaders.apibench import load_apibench
 from multiagentllm.eval.apibench import build_database
 from multiagentllm.eval.apibench_ast import (
     CORRECT, HALLUCINATION, NO_ANSWER, WRONG, ApiDatabase, extract_code, identifying_args, judge,
 )
-from multiagentllm.data.loaders.apibench import find_calls
+from multiagentllm.tools.call_syntax import find_calls, toolcall_to_code
 
 DB = [
     {"api_call": "torch.hub.load(repo_or_dir='pytorch/vision', model='resnet18', pretrained=True)", "domain": "Classification"},

@@ -10,7 +10,7 @@ import pytest
 
 from multiagentllm.tools import ToolRegistry
 from multiagentllm.tools.gorilla import GorillaHub, GorillaTool, gorilla_registry
-from multiagentllm.tools.rapidapi import rapidapi_registry, tool_name
+from multiagentllm.tools.rapidapi import api_to_tool, rapidapi_registry
 from multiagentllm.tools.simulated import ResponseCache, SimulatedTool, simulate
 
 DATA = Path(os.environ.get("UMI_DATA_ROOT", Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"))
@@ -39,7 +39,7 @@ def test_cache_records_then_replays(tmp_path):
     path = tmp_path / "cache.json"
     rec = ResponseCache(path, mode="record")
     reg = rapidapi_registry([API], cache=rec)
-    name = tool_name(API)
+    name = api_to_tool(API)["name"]
     assert name == "transfermarkt_search_for_theclique"
     first = reg.call(name, {"name": "messi"})
     assert first.ok
@@ -64,7 +64,7 @@ def test_cache_modes_are_checked(tmp_path):
 
 def test_simulated_tool_arguments_are_validated():
     reg = rapidapi_registry([API])
-    name = tool_name(API)
+    name = api_to_tool(API)["name"]
     assert "missing required" in reg.call(name, {}).error
     assert "must be number" in reg.call(name, {"name": "x", "limit": "5"}).error
 

@@ -6,9 +6,10 @@ worse than none, so the runtime checks every value that could be made up:
 
 * codes and ids: tokens with both letters and digits (`UA1234`, `H-CDG-2`, `PNR7QX2`), matched
   case-insensitively against the evidence;
-* numbers, normalised as the synthesis engine's fact check does (`15,500` == `15500.0`; dates
-  and times split into their parts, so a date of the wrong year is caught), except small whole
-  numbers (0-12: counts and months the answer may say in passing, "2 flights", "1 seat").
+* numbers, normalised as the fact check of synthesis and evaluation does (`tools.replay.numbers`:
+  `15,500` == `15500.0`; dates and times split into their parts, so a date of the wrong year is
+  caught), except small whole numbers (0-12: counts and months the answer may say in passing,
+  "2 flights", "1 seat").
 
 `ungrounded_values` returns the values not found, in order of appearance; an empty list means
 the answer is grounded. `unbacked_claims` catches an answer that says an action happened
@@ -25,10 +26,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from multiagentllm.data.synth.verify import numbers
+from multiagentllm.tools.replay import number_tokens, numbers
 
 _CODE = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]*[A-Za-z0-9](?![\w-])")
-_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 SMALL = 12  # whole numbers up to this are not checked
 
 
@@ -51,7 +51,7 @@ def ungrounded_values(answer: str, evidence: Iterable[str]) -> list[str]:
         if code.lower() not in lower and not _ordinal(code) and code not in found:
             found.append(code)
     rest = _CODE.sub(" ", answer)  # numbers inside codes were checked with their code
-    for token in _NUMBER.findall(rest.replace("-", " - ").replace(":", " : ").replace("/", " / ")):
+    for token in number_tokens(rest):
         value = numbers(token)
         if value and not value <= known and not all(_small(v) for v in value) and token not in found:
             found.append(token.rstrip(",."))

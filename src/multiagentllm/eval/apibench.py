@@ -22,14 +22,14 @@ from typing import Any
 
 from multiagentllm.agent.faults import total
 from multiagentllm.data.loaders import CallItem
-from multiagentllm.data.loaders.apibench import (
-    api_database_path, call_to_toolcall, load_api_database, load_apibench, reference_calls, toolcall_to_code,
-)
+from multiagentllm.data.loaders.apibench import api_database_path, load_apibench
 from multiagentllm.eval.apibench_ast import CORRECT, HALLUCINATION, ApiDatabase, extract_code, judge
 from multiagentllm.eval.episodes import Task, run_episodes
 from multiagentllm.eval.generate import Generator
 from multiagentllm.eval.metrics import mean
 from multiagentllm.io import SkipReport, require_records
+from multiagentllm.tools.call_syntax import call_to_toolcall, reference_calls, toolcall_to_code
+from multiagentllm.tools.gorilla import load_api_database
 
 MAX_TOOLS = 6
 

@@ -29,7 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from multiagentllm.data.loaders.apibench import CallExpr, calls_in, parse_command, reference_calls
+from multiagentllm.tools.call_syntax import CallExpr, calls_in, parse_command, reference_calls
 
 CORRECT, WRONG, HALLUCINATION, NO_ANSWER = "correct", "wrong", "hallucination", "no_answer"
 

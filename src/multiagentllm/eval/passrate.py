@@ -11,7 +11,7 @@ the real tools.  The episode passes when, checked by code:
 * it ends as the reference did: `solved` (or `given_up` for a task whose reference gives up);
 * a solved answer states every declared fact (`meta["facts"]`: a booking reference, a
   temperature...) and every number it states is grounded in the agent's own observations
-  (the synthesis engine's `check_facts`);
+  (`multiagentllm.tools.replay.check_facts`, the check synthesis applies to its trajectories);
 * the world's state afterwards (bookings, calendar events) equals the state the reference calls
   leave behind: the booking exists, nothing extra was booked.
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
 from multiagentllm.agent.faults import total
@@ -39,6 +38,7 @@ from multiagentllm.eval.generate import CachedLLM, System
 from multiagentllm.eval.metrics import mean
 from multiagentllm.eval.sampling import stratified_sample
 from multiagentllm.io import SkipReport, read_trajectories
+from multiagentllm.tools.replay import base_registry, check_facts, expected_state, fresh_for, world_state
 from multiagentllm.types import Trajectory
 
 
@@ -46,29 +46,8 @@ def group_of(traj: Trajectory) -> str:
     return str(traj.meta.get("group") or traj.meta.get("family") or traj.source)
 
 
-def world_state(registry: Any) -> dict[str, list[tuple]]:
-    """What mutating tools change, without generated ids (they depend on call order)."""
-    db = registry.world.db
-    with registry.world.lock:
-        bookings = db.execute("SELECT kind, item_id, name, date, nights, total, status FROM bookings").fetchall()
-        events = db.execute("SELECT title, date, time FROM events").fetchall()
-    return {"bookings": sorted(bookings), "events": sorted(events)}
-
-
-def expected_state(traj: Trajectory) -> dict[str, list[tuple]]:
-    """Replay the reference calls in a fresh world and read its state."""
-    from multiagentllm.data.synth.engine import fresh_for
-
-    registry = fresh_for(traj)
-    for call in traj.calls:
-        registry.call(call.name, call.arguments, timeout=None)
-    return world_state(registry)
-
-
 def judge_episode(reference: Trajectory, episode: Trajectory, status: str, state: dict) -> str | None:
     """None when the episode passes, else the first reason it does not."""
-    from multiagentllm.data.synth.verify import check_facts
-
     if status != reference.outcome:
         return f"ended {status!r}, the task needs {reference.outcome!r}"
     if reference.outcome == "solved":
@@ -103,8 +82,6 @@ def playable_tasks(path: str | os.PathLike, bad: SkipReport, *,
     has under the same name with another schema (the engine's real-source trajectories ran on
     tools simulated from BFCL's or StableToolBench's schemas; BFCL has its own `book_hotel` and
     `convert_currency`). Those benchmarks are measured on their own."""
-    from multiagentllm.data.synth.engine import base_registry
-
     if families not in FAMILIES:
         raise ValueError(f"families must be one of {', '.join(FAMILIES)}, got {families!r}")
     registry = base_registry()
@@ -133,8 +110,6 @@ def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | N
                       cache: str | os.PathLike | None = None, families: str = "held_out",
                       max_steps: int = AgentConfig.max_steps, seed: int = 0, progress: bool = True) -> tuple[dict[str, Any], list[dict]]:
     from tqdm import tqdm
-
-    from multiagentllm.data.synth.engine import fresh_for
 
     bad = SkipReport()
     tasks, unplayable = playable_tasks(path, bad, families=families)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from multiagentllm.tools.library import BUILTIN_TOOLS
 from multiagentllm.tools.registry import (FunctionTool, Observation, ToolError, ToolRegistry, ToolTimeout,
                                           tool)
 from multiagentllm.tools.world import DEFAULT_NOW, World
@@ -20,8 +21,6 @@ def default_registry(*, seed: int = 0, now: datetime | str | None = None,
                      timeout: float | None = 10.0) -> ToolRegistry:
     """A new registry of the built-in tools bound to a fresh `World` (seed and clock fixed, so
     runs are reproducible; call it once per episode to isolate episodes' state)."""
-    from multiagentllm.tools.library import BUILTIN_TOOLS
-
     reg = ToolRegistry(world=World(seed=seed, now=now or DEFAULT_NOW), default_timeout=timeout)
     reg.extend(BUILTIN_TOOLS)
     return reg

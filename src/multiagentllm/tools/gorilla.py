@@ -7,21 +7,36 @@ call that matches no documented API is an error observation naming close identif
 what a hallucinated model name should get.
 
 Calls are matched on the identifying argument (model, handle, model id); the API docs' own calls
-are parsed with the APIBench loader's tolerant scanner, so both sides read calls the same way.
+are parsed with the tolerant scanner of `call_syntax`, which the APIBench loader and evaluator use
+too, so every side reads calls the same way.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.io import read_records
+from multiagentllm.tools.call_syntax import call_to_toolcall, json_type, reference_calls
 from multiagentllm.tools.registry import ToolError, ToolRegistry
 
 ID_KEYS = ("model", "handle", "pretrained_model_name_or_path", "model_name_or_path", "repo_or_dir", "arg0")
 DESC_CHARS = 200
+
+
+def load_api_database(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The API documentation entries, in file order (Gorilla's matcher takes the first match)."""
+
+    def convert(row: Any) -> dict[str, Any]:
+        if not isinstance(row, dict) or not isinstance(row.get("api_call"), str):
+            raise ValueError("an API entry must be an object with a string 'api_call'")
+        return row
+
+    return list(read_records(path, convert))
 
 
 def _identifier(arguments: dict[str, Any]) -> tuple[str, str] | None:
@@ -35,8 +50,6 @@ class GorillaHub:
     """The API documentation, indexed by (call name, identifying argument value)."""
 
     def __init__(self, entries: Iterable[dict[str, Any]]):
-        from multiagentllm.data.loaders.apibench import call_to_toolcall, reference_calls
-
         self.by_id: dict[tuple[str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
         self.ids_by_name: dict[str, list[str]] = defaultdict(list)
         for entry in entries:
@@ -52,8 +65,6 @@ class GorillaHub:
 
     @classmethod
     def from_files(cls, paths: Iterable[str | Path]) -> "GorillaHub":
-        from multiagentllm.data.loaders.apibench import load_api_database
-
         return cls(e for p in paths for e in load_api_database(p))
 
     @property
@@ -102,9 +113,7 @@ def hub_schema(name: str, hub: GorillaHub) -> dict[str, Any]:
             continue
         for args, _ in entries:
             for key, value in args.items():
-                kind = {bool: "boolean", int: "integer", float: "number", list: "array",
-                        dict: "object"}.get(type(value), "string")
-                props.setdefault(key, {"type": kind})
+                props.setdefault(key, {"type": json_type(value)})
     ident = next((k for k in ID_KEYS if k in props), None)
     return {"name": name, "description": f"Load a pretrained model with {name} (offline: reports "
             "what would be loaded, from the API documentation).",

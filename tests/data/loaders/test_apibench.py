@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from multiagentllm.data.loaders.apibench import (
-    api_database_path, find_calls, load_apibench, parse_command, reference_calls, toolcall_to_code,
-)
+from multiagentllm.data.loaders.apibench import api_database_path, load_apibench
 from multiagentllm.io import DataError, SkipReport
+from multiagentllm.tools.call_syntax import find_calls, parse_command, reference_calls, toolcall_to_code
 
 DATA = Path(os.environ.get("UMI_DATA_ROOT", Path(__file__).resolve().parents[3] / ".." / "shared" / "datasets"))
 GORILLA = DATA / "gorilla" / "data"

@@ -5,10 +5,9 @@ import json
 import pytest
 
 from multiagentllm.data.loaders import CallItem, ToolSpec
-from multiagentllm.data.loaders.stabletoolbench import (
-    api_to_tool, compact_description, function_name, load_queries, unique_name,
-)
+from multiagentllm.data.loaders.stabletoolbench import compact_description, load_queries, unique_name
 from multiagentllm.io import DataError, SkipReport
+from multiagentllm.tools.rapidapi import api_to_tool, function_name
 
 API = {"category_name": "Data", "tool_name": "TheClique", "api_name": "Songkick concert",
        "api_description": "Concert info",

@@ -8,9 +8,10 @@ import json
 import pytest
 
 from multiagentllm.data.synth.card import chained, tool_combo
-from multiagentllm.data.synth.engine import fresh_for, synthesize
+from multiagentllm.data.synth.engine import synthesize
 from multiagentllm.data.synth.real import trajectory_from_item
-from multiagentllm.data.synth.verify import numbers, verify
+from multiagentllm.data.synth.verify import verify
+from multiagentllm.tools.replay import fresh_for, numbers
 from multiagentllm.types import Trajectory
 
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from multiagentllm.data.synth import tasks_info, tasks_special, tasks_travel
 from multiagentllm.data.synth.episode import Episode, Skip
 from multiagentllm.data.synth.verify import verify
-from multiagentllm.tools import ToolRegistry, default_registry
+from multiagentllm.tools.replay import base_registry, fresh_for
 from multiagentllm.tools.world import stable_rng
-from multiagentllm.types import Trajectory
 
 SOURCE = "synthetic"
 MAX_CALLS = 5
@@ -40,8 +40,6 @@ class Family:
 
 
 def families() -> list[Family]:
-    from multiagentllm.data.synth import tasks_info, tasks_special, tasks_travel
-
     out = []
     for module in (tasks_travel, tasks_info, tasks_special):
         for name, spec in module.TASKS.items():
@@ -54,21 +52,6 @@ class ChunkResult:
     trajectories: list[dict[str, Any]] = field(default_factory=list)
     rejects: Counter = field(default_factory=Counter)
     instructions: int = 0
-
-
-_BASE: ToolRegistry | None = None
-
-
-def base_registry() -> ToolRegistry:
-    global _BASE
-    if _BASE is None:
-        _BASE = default_registry(timeout=None)
-    return _BASE
-
-
-def fresh_for(traj: Trajectory) -> ToolRegistry:
-    env = traj.meta.get("env") or {}
-    return base_registry().fresh(seed=env.get("seed", 0), now=env.get("now"))
 
 
 def play_instruction(seed: int, index: int, fams: list[Family], result: ChunkResult) -> None:

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.data.build import default_data_root
 from multiagentllm.data.synth.card import card, stats
 from multiagentllm.data.synth.engine import synthesize
+from multiagentllm.data.synth.real import real_trajectories
 from multiagentllm.io import atomic_open, write_json, write_jsonl
 
 DEFAULT_REAL = ("apibench", "sealtools", "apibank", "bfcl", "stabletoolbench")
@@ -28,9 +30,6 @@ def synth(out: Path, n: int, seed: int = 0, *, workers: int = 1, real: tuple[str
     trajs, report = synthesize(n, seed, workers=workers, progress=progress)
     rejects = Counter(report["rejects"])
     if real:
-        from multiagentllm.data.build import default_data_root
-        from multiagentllm.data.synth.real import real_trajectories
-
         root = Path(data_root) if data_root else default_data_root()
         if root.exists():
             seen = {d["instruction"] for d in trajs}
