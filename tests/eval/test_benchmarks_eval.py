@@ -6,8 +6,8 @@ import re
 import pytest
 from eval_helpers import BFCL, GORILLA, needs_data
 
-from multiagentllm.eval.apibench import evaluate_apibench, hub_tools, build_database
-from multiagentllm.eval.bfcl import evaluate_bfcl
+from multiagentllm.eval.benchmarks.apibench import evaluate_apibench, hub_tools, build_database
+from multiagentllm.eval.benchmarks.bfcl import evaluate_bfcl
 from multiagentllm.eval.generate import Generator, System
 from multiagentllm.data.loaders.apibench import load_apibench
 

@@ -11,12 +11,16 @@ call is read from it as Gorilla reads free text.  Both systems go through exactl
 The answer is judged by `apibench_ast.judge` against the hub's database: the hub's
 `data/api/*_api.jsonl` plus the API entries (`api_data`) of the split's own questions, which are
 documented APIs too (three Hugging Face references are missing from the API file).
+
+In the suite each hub is a benchmark of its own (`BENCHMARKS`), read from Gorilla's APIBench folder
+under the datasets root; the Hugging Face and TensorFlow hubs run only when named with `--benchmarks`.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +30,9 @@ from multiagentllm.data.loaders.apibench import (
     api_database_path, call_to_toolcall, load_api_database, load_apibench, reference_calls, toolcall_to_code,
 )
 from multiagentllm.eval.apibench_ast import CORRECT, HALLUCINATION, ApiDatabase, extract_code, judge
+from multiagentllm.eval.benchmarks.base import Benchmark, Items, Missing, Where
 from multiagentllm.eval.episodes import Task, run_episodes
-from multiagentllm.eval.generate import Generator
+from multiagentllm.eval.generate import Generator, System
 from multiagentllm.eval.metrics import mean
 from multiagentllm.io import SkipReport, require_records
 
@@ -110,7 +115,46 @@ def evaluate_apibench(paths: list[str | os.PathLike], gen: Generator, *, limit: 
     return report, records
 
 
+def item_figures(record: dict[str, Any]) -> dict[str, float]:
+    """The figures one per-item record carries (what `eval paired` compares)."""
+    return {"accuracy": float(record["status"] == CORRECT), "hallucination": float(record["status"] == HALLUCINATION)}
+
+
 def _rates(statuses: list[str]) -> dict[str, float | None]:
     return {"accuracy": mean(s == CORRECT for s in statuses),
             "hallucination": mean(s == HALLUCINATION for s in statuses),
             "no_answer": mean(s == "no_answer" for s in statuses)}
+
+
+# --- the benchmarks in the suite: one per hub ------------------------------------------------------
+
+DATA_DIR = ("gorilla", "data", "apibench")
+
+
+def find(where: Where, limit: int | None, *, file: str) -> Items:
+    """The hub's eval split, and its API database when found beside it."""
+    split = where.root.joinpath(*DATA_DIR, file)
+    if not split.exists():
+        raise Missing(f"{split} not found (set UMI_DATA_ROOT to the datasets folder)")
+    database = api_database_path(split)
+    return Items([split], [split] + ([database] if database else []), limit)
+
+
+def run(items: Items, system: System, cache: Path | None, batch_size: int = 0):
+    gen = Generator(system, cache=cache, batch_size=batch_size)
+    report, records = evaluate_apibench(items.inputs, gen, limit=items.limit)
+    return report, records, gen
+
+
+def hub(name: str, file: str, accuracy: str, hallucination: str, *, default: bool = True) -> Benchmark:
+    return Benchmark(name, "apibench", (("accuracy", accuracy), ("hallucination", hallucination)),
+                     partial(find, file=file), run, default)
+
+
+BENCHMARKS = (
+    hub("apibench_torchhub", "torchhub_eval.json", "APIBench torchhub", "APIBench halluc."),
+    hub("apibench_huggingface", "huggingface_eval.json", "APIBench huggingface", "APIBench huggingface halluc.",
+        default=False),
+    hub("apibench_tensorflow", "tensorflow_eval.json", "APIBench tensorflow", "APIBench tensorflow halluc.",
+        default=False),
+)

@@ -7,20 +7,25 @@ chooses `Summarizer` / `Give up` or `max_calls` calls were made.  The recorded c
 model's output, judged by `bfcl_checker.check` against the `possible_answer` file.  For the
 irrelevance category, making no call is right.  An output that does not parse ends the episode;
 the calls made before it still count, and the reason is recorded.
+
+In the suite each category is a benchmark of its own (`BENCHMARKS`), read from BFCL's data folder
+under the datasets root; the parallel categories run only when named with `--benchmarks`.
 """
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from multiagentllm.data.loaders.bfcl import load_bfcl
+from multiagentllm.data.loaders.bfcl import answers_path, load_bfcl
 from multiagentllm.agent.faults import total
+from multiagentllm.eval.benchmarks.base import Benchmark, Items, Missing, Where
 from multiagentllm.eval.bfcl_checker import check
 from multiagentllm.eval.episodes import Task, run_episodes
-from multiagentllm.eval.generate import Generator
+from multiagentllm.eval.generate import Generator, System
 from multiagentllm.eval.metrics import mean
 from multiagentllm.io import SkipReport, require_records
 
@@ -57,3 +62,44 @@ def evaluate_bfcl(questions: str | os.PathLike, gen: Generator, *, answers: str 
               "faults": total(r["faults"] for r in records),
               "bad_items": bad.skipped, "bad_examples": bad.examples}
     return report, records
+
+
+def item_figures(record: dict[str, Any]) -> dict[str, float]:
+    """The figures one per-item record carries (what `eval paired` compares)."""
+    return {"accuracy": float(bool(record["valid"]))}
+
+
+# --- the benchmarks in the suite: one per category ------------------------------------------------
+
+DATA_DIR = ("gorilla", "berkeley-function-call-leaderboard", "bfcl_eval", "data")
+
+
+def find(where: Where, limit: int | None, *, file: str) -> Items:
+    """The category's question file and, except for irrelevance (no call is right), its answers."""
+    questions = where.root.joinpath(*DATA_DIR, file)
+    answers = None if "irrelevance" in file else answers_path(questions)
+    needed = [p for p in (questions, answers) if p is not None]
+    gone = next((p for p in needed if not p.exists()), None)
+    if gone is not None:
+        raise Missing(f"{gone} not found (set UMI_DATA_ROOT to the datasets folder)")
+    return Items([questions, answers], needed, limit)
+
+
+def run(items: Items, system: System, cache: Path | None, batch_size: int = 0, *, max_calls: int = MAX_CALLS):
+    gen = Generator(system, cache=cache, batch_size=batch_size)
+    questions, answers = items.inputs
+    report, records = evaluate_bfcl(questions, gen, answers=answers, limit=items.limit, max_calls=max_calls)
+    return report, records, gen
+
+
+def category(name: str, file: str, label: str, *, default: bool = True) -> Benchmark:
+    return Benchmark(name, "bfcl", (("accuracy", label),), partial(find, file=file), run, default)
+
+
+BENCHMARKS = (
+    category("bfcl_simple", "BFCL_v4_simple_python.json", "BFCL simple"),
+    category("bfcl_multiple", "BFCL_v4_multiple.json", "BFCL multiple"),
+    category("bfcl_irrelevance", "BFCL_v4_irrelevance.json", "BFCL irrelevance (no call)"),
+    category("bfcl_parallel", "BFCL_v4_parallel.json", "BFCL parallel", default=False),
+    category("bfcl_parallel_multiple", "BFCL_v4_parallel_multiple.json", "BFCL parallel multiple", default=False),
+)
