@@ -21,6 +21,7 @@ from multiagentllm.eval.generate import System
 from multiagentllm.eval.sampling import equal_shares, stratified_sample
 from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Benchmark, Items, Where
 from multiagentllm.eval.benchmarks.static import SAMPLE
+from multiagentllm.eval.episodes import POLICY
 from multiagentllm.eval.suite import columns
 from multiagentllm.roles import caller, planner, summarizer
 
@@ -343,3 +344,24 @@ def test_extra_bfcl_categories_run_only_when_named(scripted_ckpt, inputs, monkey
     assert report["n"] == 1 and report["groups"] == {"parallel": {"n": 1, "accuracy": 0.0}}  # one of two calls
     results = json.loads((inputs["out"] / "results.json").read_text())
     assert {"benchmark": "bfcl_parallel", "figure": "accuracy", "label": "BFCL parallel"} in results["columns"]
+
+
+def test_judged_call_benchmarks_name_their_episode_loop_so_older_reports_are_recomputed(scripted_ckpt, inputs,
+                                                                                       monkeypatch):
+    ckpt, _ = scripted_ckpt
+    out = inputs["out"]
+    args = ["--checkpoint", str(ckpt), "--data", str(inputs["data"]), "--out", str(out), "--systems", "alpha-umi",
+            "--benchmarks", "static,bfcl_simple,apibench_torchhub"]
+    _invoke(args, monkeypatch)
+    for bench in ("bfcl_simple", "apibench_torchhub"):
+        assert json.loads((out / f"{bench}-alpha-umi.json").read_text())["settings"]["version"] == POLICY
+    assert "version" not in json.loads((out / "static-alpha-umi.json").read_text())["settings"]
+    caches = {p.name.split(".cache-")[0]: p.name.split(".cache-")[1] for p in out.glob("*.cache-*.jsonl")}
+    assert caches["bfcl_simple-alpha-umi"] != caches["static-alpha-umi"]  # the static name is as before
+
+    report = json.loads((out / "bfcl_simple-alpha-umi.json").read_text())  # as the separate loop wrote it
+    del report["settings"]["version"]
+    (out / "bfcl_simple-alpha-umi.json").write_text(json.dumps(report))
+    output = _invoke(args, monkeypatch)
+    assert "alpha-umi · bfcl_simple: version not recorded; recomputing" in output
+    assert output.count("finished earlier with these settings, reused") == 2

@@ -219,14 +219,14 @@ def run_system(name: str, cfg: SuiteConfig, manifest: Any, benches: list[tuple[B
     fingerprint = model_fingerprint(manifest, name)
     engine = _engine(name, manifest)
     decoding = decoding_fingerprint(cfg.runtime(), engine)
-    cache_key = hashlib.sha256(f"{fingerprint}|{decoding}".encode()).hexdigest()[:16]  # names every cache of this system
     runs: dict[str, dict] = {}
     todo = []
     timings[name] = {}
     for bench, items in benches:
         out = cfg.out / f"{bench.name}-{name}.json"
         settings = {"limit": items.limit, "data": [file_fingerprint(f) for f in items.files],
-                    "model": fingerprint, "decoding": decoding, **items.extra}
+                    "model": fingerprint, "decoding": decoding, **items.extra,
+                    **({"version": bench.version} if bench.version else {})}
         if engine != "torch":  # named when it is not the engine every earlier report used
             settings["engine"] = engine
         old = read_object(out)
@@ -247,7 +247,9 @@ def run_system(name: str, cfg: SuiteConfig, manifest: Any, benches: list[tuple[B
     timings[name]["load"] = round(time.perf_counter() - start, 2)
     try:
         for bench, items, out, settings in todo:
-            cache = out.with_name(f"{out.stem}.cache-{cache_key}.jsonl")
+            version = f"|{bench.version}" if bench.version else ""  # none: the name earlier caches have
+            key = hashlib.sha256(f"{fingerprint}|{decoding}{version}".encode()).hexdigest()[:16]
+            cache = out.with_name(f"{out.stem}.cache-{key}.jsonl")
             for stale in out.parent.glob(f"{out.stem}.cache-*.jsonl"):
                 if stale != cache:
                     stale.unlink()

@@ -2,9 +2,10 @@
 
 How the agent answers an APIBench question: it gets the question as the instruction and, as
 its tools, the hub's call forms (the most common API functions of the hub's database, e.g.
-`torch.hub.load(repo_or_dir, model, pretrained)`; never the question's own API entry).  The
-planner decides; if it chooses `Caller`, the caller's one call (`Action` + `Action Input`) is
-rendered as Python source (`torch.hub.load('repo', 'model', pretrained=True)`) and that is the
+`torch.hub.load(repo_or_dir, model, pretrained)`; never the question's own API entry), and runs
+as `umi run` runs it (`episodes`: the runtime's loop and policy).  The planner decides; if it
+chooses `Caller`, the first call the runtime accepts (`Action` + `Action Input`) is rendered as
+Python source (`torch.hub.load('repo', 'model', pretrained=True)`) and that is the
 answer.  If the planner chooses `Summarizer`, the summarizer's text is the answer and its API
 call is read from it as Gorilla reads free text.  Both systems go through exactly this path.
 
@@ -31,7 +32,7 @@ from multiagentllm.data.loaders.apibench import (
 )
 from multiagentllm.eval.apibench_ast import CORRECT, HALLUCINATION, ApiDatabase, extract_code, judge
 from multiagentllm.eval.benchmarks.base import Benchmark, Items, Missing, Where
-from multiagentllm.eval.episodes import Task, run_episodes
+from multiagentllm.eval.episodes import POLICY, Task, run_episodes
 from multiagentllm.eval.generate import Generator, System
 from multiagentllm.eval.metrics import mean
 from multiagentllm.io import SkipReport, require_records
@@ -96,7 +97,7 @@ def evaluate_apibench(paths: list[str | os.PathLike], gen: Generator, *, limit: 
             continue
         tools = hub_tools(database, max_tools)
         tasks = [Task(i.id, i.instruction, tools) for i in items]
-        episodes = run_episodes(gen, tasks, max_calls=1, summarize=True, desc=Path(path).stem)
+        episodes = run_episodes(gen, tasks, max_calls=1, desc=Path(path).stem)
         for item, ep in zip(items, episodes):
             code = answer_code(ep)
             verdict = judge(code, database, item.meta["domain"])
@@ -105,7 +106,7 @@ def evaluate_apibench(paths: list[str | os.PathLike], gen: Generator, *, limit: 
             records.append({"id": item.id, "hub": hub, "answer": code, "status": verdict.status,
                             "reason": "; ".join([verdict.reason] + ep.errors).strip("; "),
                             "reference": item.meta["api_call"], "end": ep.end, "outputs": ep.outputs,
-                            "faults": ep.faults()})
+                            "faults": ep.faults})
     statuses = [r["status"] for r in records]
     report = {"benchmark": "apibench", "data": [str(p) for p in paths], "n": len(records),
               **_rates(statuses),
@@ -148,7 +149,7 @@ def run(items: Items, system: System, cache: Path | None, batch_size: int = 0):
 
 def hub(name: str, file: str, accuracy: str, hallucination: str, *, default: bool = True) -> Benchmark:
     return Benchmark(name, "apibench", (("accuracy", accuracy), ("hallucination", hallucination)),
-                     partial(find, file=file), run, default)
+                     partial(find, file=file), run, default, version=POLICY)
 
 
 BENCHMARKS = (

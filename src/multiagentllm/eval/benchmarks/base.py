@@ -65,6 +65,9 @@ class Benchmark:
     find: Callable[[Where, int | None], Items]  # raises Missing
     run: Callable[[Items, System, Path | None, int], Result]  # items, system, cache, batch size
     default: bool = True  # run when `--benchmarks` is not given
+    # How the benchmark runs its items, when a change to it must recompute earlier reports and
+    # generations: part of their settings and of their cache's name ("" for neither).
+    version: str = ""
 
 
 _digests: dict[tuple[str, int, int], str] = {}

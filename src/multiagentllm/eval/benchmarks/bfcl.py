@@ -1,12 +1,12 @@
 """BFCL AST evaluation (single-turn Python categories) of an alpha-UMi trio or a single LLM.
 
 The question is the instruction and the item's functions (converted to OpenAI schemas by the
-loader) are the tools.  The agent runs planner -> caller rounds (see `episodes`): every call the
-caller makes is recorded and answered with a fixed "not executed" observation, until the planner
-chooses `Summarizer` / `Give up` or `max_calls` calls were made.  The recorded calls are the
-model's output, judged by `bfcl_checker.check` against the `possible_answer` file.  For the
-irrelevance category, making no call is right.  An output that does not parse ends the episode;
-the calls made before it still count, and the reason is recorded.
+loader) are the tools.  The agent runs as `umi run` runs it (`episodes`: the runtime's loop and
+policy): every call it makes is recorded and answered with a fixed "not executed" observation,
+until the planner chooses `Summarizer` / `Give up`, `max_calls` calls were made, or a runtime
+limit ends the episode.  The recorded calls are the model's output, judged by
+`bfcl_checker.check` against the `possible_answer` file.  For the irrelevance category, making
+no call is right.  Format errors and how the episode ended are recorded with the item.
 
 In the suite each category is a benchmark of its own (`BENCHMARKS`), read from BFCL's data folder
 under the datasets root; the parallel categories run only when named with `--benchmarks`.
@@ -24,7 +24,7 @@ from multiagentllm.data.loaders.bfcl import answers_path, load_bfcl
 from multiagentllm.agent.faults import total
 from multiagentllm.eval.benchmarks.base import Benchmark, Items, Missing, Where
 from multiagentllm.eval.bfcl_checker import check
-from multiagentllm.eval.episodes import Task, run_episodes
+from multiagentllm.eval.episodes import POLICY, Task, run_episodes
 from multiagentllm.eval.generate import Generator, System
 from multiagentllm.eval.metrics import mean
 from multiagentllm.io import SkipReport, require_records
@@ -55,7 +55,7 @@ def evaluate_bfcl(questions: str | os.PathLike, gen: Generator, *, answers: str 
         records.append({"id": item.id, "category": item.meta["category"], "calls": output,
                         "valid": result.valid, "error_type": result.kind,
                         "reason": "; ".join(x for x in [result.error, *ep.errors] if x),
-                        "end": ep.end, "outputs": ep.outputs, "faults": ep.faults()})
+                        "end": ep.end, "outputs": ep.outputs, "faults": ep.faults})
     valid = [r["valid"] for r in records]
     report = {"benchmark": "bfcl", "data": [str(questions)], "n": len(records), "accuracy": mean(valid),
               "groups": {c: {"n": len(v), "accuracy": mean(v)} for c, v in sorted(groups.items())},
@@ -93,7 +93,7 @@ def run(items: Items, system: System, cache: Path | None, batch_size: int = 0, *
 
 
 def category(name: str, file: str, label: str, *, default: bool = True) -> Benchmark:
-    return Benchmark(name, "bfcl", (("accuracy", label),), partial(find, file=file), run, default)
+    return Benchmark(name, "bfcl", (("accuracy", label),), partial(find, file=file), run, default, version=POLICY)
 
 
 BENCHMARKS = (
