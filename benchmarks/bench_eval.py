@@ -45,7 +45,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from multiagentllm.eval.generate import Generator, System
     from multiagentllm.eval.suite import data_root
-    from multiagentllm.eval.static import _cases, load_test_trajectories
+    from multiagentllm.eval.benchmarks.static import _cases, load_test_trajectories
     from multiagentllm.io import SkipReport
     from multiagentllm.models import load_llm
 
@@ -63,7 +63,7 @@ def main() -> None:
 
     bfcl = data_root() / "gorilla/berkeley-function-call-leaderboard/bfcl_eval/data/BFCL_v4_simple_python.json"
     if args.bfcl_items and bfcl.exists():
-        from multiagentllm.eval.bfcl import evaluate_bfcl
+        from multiagentllm.eval.benchmarks.bfcl import evaluate_bfcl
 
         print(f"BFCL simple_python: the first {args.bfcl_items} items")
         side_by_side(system, "BFCL episodes", lambda gen: [

@@ -138,7 +138,7 @@ def evaluate(ckpt: Path, data_dir: Path, out: Path, limit: int) -> str:
     """alpha-UMi vs single-LLM, static metrics on the synthetic held-out test tasks."""
     from multiagentllm.eval.generate import Generator
     from multiagentllm.eval.report import compare, write_report
-    from multiagentllm.eval.static import evaluate_static
+    from multiagentllm.eval.benchmarks.static import evaluate_static
     from multiagentllm.eval.systems import load_system
     from multiagentllm.io import read_trajectories, write_jsonl
 

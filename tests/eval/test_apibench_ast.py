@@ -4,7 +4,7 @@ import pytest
 from eval_helpers import GORILLA, needs_data
 
 from multiagentllm.data.loaders.apibench import load_apibench
-from multiagentllm.eval.apibench import build_database
+from multiagentllm.eval.benchmarks.apibench import build_database
 from multiagentllm.eval.apibench_ast import (
     CORRECT, HALLUCINATION, NO_ANSWER, WRONG, ApiDatabase, extract_code, identifying_args, judge,
 )

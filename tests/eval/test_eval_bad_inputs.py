@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from multiagentllm.eval.apibench import evaluate_apibench
-from multiagentllm.eval.bfcl import evaluate_bfcl
+from multiagentllm.eval.benchmarks.apibench import evaluate_apibench
+from multiagentllm.eval.benchmarks.bfcl import evaluate_bfcl
 from multiagentllm.eval.generate import Generator, System
-from multiagentllm.eval.static import evaluate_static
+from multiagentllm.eval.benchmarks.static import evaluate_static
 from multiagentllm.io import DataError
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories.jsonl"

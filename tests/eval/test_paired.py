@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from multiagentllm.cli import app
 from multiagentllm.eval import paired
-from multiagentllm.eval.static import summarize
+from multiagentllm.eval.benchmarks.static import summarize
 
 
 def _write(path, rows):

@@ -10,7 +10,7 @@ pytest.importorskip("multiagentllm.data.synth.engine")
 
 from multiagentllm.data.synth.engine import ChunkResult, families, play_instruction  # noqa: E402
 from multiagentllm.eval.generate import System  # noqa: E402
-from multiagentllm.eval.passrate import evaluate_passrate  # noqa: E402
+from multiagentllm.eval.benchmarks.passrate import evaluate_passrate  # noqa: E402
 from multiagentllm.types import Trajectory  # noqa: E402
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from multiagentllm.eval.generate import Generator, System
-from multiagentllm.eval.static import evaluate_static
+from multiagentllm.eval.benchmarks.static import evaluate_static
 from multiagentllm.io import DataError
 from multiagentllm.roles import caller, planner, single, summarizer
 from multiagentllm.types import Trajectory

@@ -19,7 +19,10 @@ from multiagentllm.eval import systems
 from multiagentllm.eval.cli import app
 from multiagentllm.eval.generate import System
 from multiagentllm.eval.sampling import equal_shares, stratified_sample
-from multiagentllm.eval.suite import BENCHMARKS, COLUMNS, SAMPLE
+from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Benchmark, Items, Where
+from multiagentllm.eval.benchmarks.static import SAMPLE
+from multiagentllm.eval.episodes import POLICY
+from multiagentllm.eval.suite import columns
 from multiagentllm.roles import caller, planner, summarizer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories.jsonl"
@@ -139,7 +142,7 @@ def test_suite_on_a_tiny_checkpoint_writes_everything_then_reuses_and_recomputes
             "--limit-bfcl", "1", "--limit-apibench", "1"]
     output = _invoke(args, monkeypatch)
     for system in ("alpha-umi", "single", "base"):
-        for bench in BENCHMARKS:
+        for bench in DEFAULT:
             stem = f"{bench}-{system}"
             for suffix in (".json", ".md", ".png", ".items.jsonl"):
                 assert (out / (stem + suffix)).exists(), stem + suffix
@@ -152,10 +155,10 @@ def test_suite_on_a_tiny_checkpoint_writes_everything_then_reuses_and_recomputes
 
     table = (out / "results.md").read_text()
     assert [c.strip() for c in table.split("\n| system |")[1].split("\n")[0].strip("|").split("|")] == \
-        [label for *_, label in COLUMNS]
+        [label for *_, label in columns()]
     for system in ("alpha-umi", "single", "base"):
         cells = _row(table, system)
-        assert len(cells) == len(COLUMNS) and all(re.fullmatch(r"\d+\.\d", c) for c in cells), cells
+        assert len(cells) == len(columns()) and all(re.fullmatch(r"\d+\.\d", c) for c in cells), cells
     assert _row(table, "alpha-umi") == _row(output, "alpha-umi")  # printed at the end
     results = json.loads((out / "results.json").read_text())
     assert results["systems"]["single"]["runs"]["static"]["plan_acc"] is not None
@@ -165,7 +168,7 @@ def test_suite_on_a_tiny_checkpoint_writes_everything_then_reuses_and_recomputes
     assert suite["command"].startswith("umi eval suite --checkpoint") and suite["complete"]
     assert suite["manifest"] == json.loads((tiny_checkpoint / "manifest.json").read_text())
     assert suite["settings"]["limit_static"] == 3 and suite["version"]
-    assert set(suite["timings"]["alpha-umi"]) == {"load", *BENCHMARKS}
+    assert set(suite["timings"]["alpha-umi"]) == {"load", *DEFAULT}
 
     def must_not_load(*a, **k):
         raise AssertionError("a finished suite must not load a model")
@@ -173,13 +176,13 @@ def test_suite_on_a_tiny_checkpoint_writes_everything_then_reuses_and_recomputes
     load_system = systems.load_system
     monkeypatch.setattr(systems, "load_system", must_not_load)
     output = _invoke(args, monkeypatch)
-    assert output.count("finished earlier with these settings, reused") == 3 * len(BENCHMARKS)
+    assert output.count("finished earlier with these settings, reused") == 3 * len(DEFAULT)
     assert (out / SAMPLE).read_bytes() == sample and (out / "results.md").read_text() == table
 
     monkeypatch.setattr(systems, "load_system", load_system)
     output = _invoke([*args, "--limit-static", "4", "--systems", "alpha-umi"], monkeypatch)
     assert "alpha-umi · static: limit 3 -> 4; recomputing" in output
-    assert output.count("reused") == len(BENCHMARKS) - 1
+    assert output.count("reused") == len(DEFAULT) - 1
     report = json.loads((out / "static-alpha-umi.json").read_text())
     assert report["n"] == 4 and report["settings"]["limit"] == 4
     assert report["generation"]["reused"] > 0  # the trajectories of the first sample were cached
@@ -223,7 +226,7 @@ def test_missing_role_is_not_trained_and_a_killed_run_resumes_from_its_cache(scr
     assert "has no single model yet (trained roles: caller, planner, summarizer)" in output
     assert "passrate: skipped" in output and str(Path("out/synth/trajectories.jsonl")) in output
     table = (out / "results.md").read_text()
-    assert _row(table, "single") == ["not trained"] * len(COLUMNS)
+    assert _row(table, "single") == ["not trained"] * len(columns())
     assert _row(table, "alpha-umi")[6] == "–"  # pass rate (new families): skipped, the reason is under the table
     assert "passrate: skipped" in table and "single: not trained" in table
     assert not list(out.glob("*-single.*"))
@@ -283,3 +286,82 @@ def test_unknown_names_and_missing_inputs_are_clear_errors(scripted_ckpt, inputs
     assert "torchhub_eval.json not found" in _fails([*args, "--benchmarks", "apibench_torchhub"])
     output = _invoke([*args, "--systems", "base", "--limit-static", "1"], monkeypatch)
     assert "apibench_torchhub: skipped" in output and "torchhub_eval.json not found" in output
+
+
+# --- the registry: the suite knows no benchmark by name -----------------------------------------
+
+def test_a_registered_benchmark_is_found_run_reused_and_given_its_columns(scripted_ckpt, inputs, monkeypatch):
+    """One `Benchmark` added to the registry is all the suite needs: it is run when named (not
+    by default), written, reused on a rerun, recomputed when its data changes, and has a column."""
+    ckpt, llm = scripted_ckpt
+    items = _jsonl(inputs["root"] / "toy.jsonl", [{"q": "a"}, {"q": "b"}, {"q": "c"}])
+    runs = []
+
+    def find(where: Where, limit: int | None) -> Items:
+        return Items([where.root / "toy.jsonl"], [where.root / "toy.jsonl"], limit)
+
+    def run(found: Items, system, cache, batch_size):
+        rows = [json.loads(line) for line in found.inputs[0].read_text().splitlines()][: found.limit]
+        runs.append(len(rows))
+        records = [{"id": r["q"], "valid": r["q"] != "b"} for r in rows]
+        return {"n": len(records), "accuracy": sum(r["valid"] for r in records) / len(records)}, records, None
+
+    monkeypatch.setitem(BENCHMARKS, "toy", Benchmark("toy", "bfcl", (("accuracy", "Toy accuracy"),), find, run,
+                                                     default=False))
+    args = ["--checkpoint", str(ckpt), "--data", str(inputs["data"]), "--out", str(inputs["out"]),
+            "--systems", "alpha-umi", "--limit-bfcl", "2"]
+    output = _invoke([*args, "--benchmarks", "static,toy"], monkeypatch)
+    assert "▶ alpha-umi · toy" in output and runs == [2]
+    report = json.loads((inputs["out"] / "toy-alpha-umi.json").read_text())
+    assert report["accuracy"] == 0.5 and report["settings"]["limit"] == 2 and report["benchmark"] == "toy"
+    table = (inputs["out"] / "results.md").read_text()
+    assert table.splitlines()[4].endswith("| APIBench halluc. | Toy accuracy |")
+    assert _row(table, "alpha-umi")[-1] == "50.0"
+
+    _invoke([*args, "--benchmarks", "toy"], monkeypatch)
+    assert runs == [2]  # reused
+    _jsonl(items, [{"q": "a"}, {"q": "c"}])
+    assert "alpha-umi · toy: data changed; recomputing" in _invoke([*args, "--benchmarks", "toy"], monkeypatch)
+    assert runs == [2, 2]
+    output = _invoke([*args, "--limit-static", "1"], monkeypatch)  # the default benchmarks: not the toy
+    assert "toy" not in output and "Toy accuracy" not in (inputs["out"] / "results.md").read_text()
+
+
+def test_extra_bfcl_categories_run_only_when_named(scripted_ckpt, inputs, monkeypatch):
+    ckpt, _ = scripted_ckpt
+    assert {"bfcl_parallel", "bfcl_parallel_multiple", "apibench_huggingface"} <= set(BENCHMARKS) - set(DEFAULT)
+    assert DEFAULT == ("static", "passrate_seen", "passrate", "bfcl_simple", "bfcl_multiple", "bfcl_irrelevance",
+                       "apibench_torchhub")
+    args = ["--checkpoint", str(ckpt), "--data", str(inputs["data"]), "--out", str(inputs["out"]),
+            "--systems", "alpha-umi", "--benchmarks", "bfcl_parallel"]
+    assert "BFCL_v4_parallel.json not found" in _fails(args)
+    bfcl = inputs["root"] / "gorilla" / "berkeley-function-call-leaderboard" / "bfcl_eval" / "data"
+    _jsonl(bfcl / "BFCL_v4_parallel.json", [_question("parallel_0", "Factorials of 5 and 6?", [FACTORIAL])])
+    _jsonl(bfcl / "possible_answer" / "BFCL_v4_parallel.json", [
+        {"id": "parallel_0", "ground_truth": [{"math.factorial": {"number": [5]}}, {"math.factorial": {"number": [6]}}]}])
+    _invoke(args, monkeypatch)
+    report = json.loads((inputs["out"] / "bfcl_parallel-alpha-umi.json").read_text())
+    assert report["n"] == 1 and report["groups"] == {"parallel": {"n": 1, "accuracy": 0.0}}  # one of two calls
+    results = json.loads((inputs["out"] / "results.json").read_text())
+    assert {"benchmark": "bfcl_parallel", "figure": "accuracy", "label": "BFCL parallel"} in results["columns"]
+
+
+def test_judged_call_benchmarks_name_their_episode_loop_so_older_reports_are_recomputed(scripted_ckpt, inputs,
+                                                                                       monkeypatch):
+    ckpt, _ = scripted_ckpt
+    out = inputs["out"]
+    args = ["--checkpoint", str(ckpt), "--data", str(inputs["data"]), "--out", str(out), "--systems", "alpha-umi",
+            "--benchmarks", "static,bfcl_simple,apibench_torchhub"]
+    _invoke(args, monkeypatch)
+    for bench in ("bfcl_simple", "apibench_torchhub"):
+        assert json.loads((out / f"{bench}-alpha-umi.json").read_text())["settings"]["version"] == POLICY
+    assert "version" not in json.loads((out / "static-alpha-umi.json").read_text())["settings"]
+    caches = {p.name.split(".cache-")[0]: p.name.split(".cache-")[1] for p in out.glob("*.cache-*.jsonl")}
+    assert caches["bfcl_simple-alpha-umi"] != caches["static-alpha-umi"]  # the static name is as before
+
+    report = json.loads((out / "bfcl_simple-alpha-umi.json").read_text())  # as the separate loop wrote it
+    del report["settings"]["version"]
+    (out / "bfcl_simple-alpha-umi.json").write_text(json.dumps(report))
+    output = _invoke(args, monkeypatch)
+    assert "alpha-umi · bfcl_simple: version not recorded; recomputing" in output
+    assert output.count("finished earlier with these settings, reused") == 2

@@ -15,6 +15,8 @@ interrupted run resumes; default beside --out).
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +24,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from multiagentllm.agent.loop import AgentConfig
+from multiagentllm.agent.loop import AgentConfig, safeguards
+from multiagentllm.data.loaders import SOURCES
+from multiagentllm.eval import paired as pair, systems as eval_systems
+from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Items, apibench as apibench_bench, bfcl as bfcl_bench
+from multiagentllm.eval.benchmarks import passrate as passrate_bench, static as static_bench
+from multiagentllm.eval.report import compare as compare_runs, markdown, write_report
+from multiagentllm.eval.suite import SYSTEMS, SuiteConfig, SuiteError, data_root, parse_names, run_suite
+from multiagentllm.io import DataError
+from multiagentllm.models.backends.checkpoint import CheckpointError
 
 app = typer.Typer(help="Evaluate agents: step-level metrics, APIBench, BFCL, pass rate; compare runs.",
                   no_args_is_help=True)
@@ -51,23 +61,13 @@ MaxTools = Annotated[Optional[int], typer.Option(help="Tools offered (retrieved)
 def runtime_options(no_constrain: bool, no_retrieval: bool, no_guard: bool, no_grounding: bool,
                     plain: bool, max_tools: int | None) -> dict:
     """The safeguard settings the flags describe (`agent.loop.AgentConfig` fields); `--plain` is all off."""
-    from multiagentllm.agent.loop import safeguards
-
     return safeguards(no_constrain=no_constrain or plain, no_retrieval=no_retrieval or plain,
                       no_guard=no_guard or plain, no_grounding=no_grounding or plain, max_tools=max_tools)
 
 
-def _data_root() -> Path:
-    from multiagentllm.eval.suite import data_root
-
-    return data_root()
-
-
 def _system(checkpoint, single, base, endpoint, model, name, runtime=None):
-    from multiagentllm.eval.systems import load_system
-
     try:
-        return load_system(checkpoint, single=single, base=base, endpoint=endpoint, model=model,
+        return eval_systems.load_system(checkpoint, single=single, base=base, endpoint=endpoint, model=model,
                            api_key=os.environ.get("OPENAI_API_KEY"), name=name, runtime=runtime)
     except (ValueError, RuntimeError, OSError) as e:
         raise typer.BadParameter(str(e)) from None
@@ -76,8 +76,6 @@ def _system(checkpoint, single, base, endpoint, model, name, runtime=None):
 @contextmanager
 def _bad_input() -> Iterator[None]:
     """A bad input file ends the command with its message (file and line), not a traceback."""
-    from multiagentllm.io import DataError
-
     try:
         yield
     except DataError as e:
@@ -90,8 +88,6 @@ def _paths(benchmark: str, system_name: str, out: Path | None, cache: Path | Non
 
 
 def _finish(report: dict, records: list, system, gen, out: Path) -> None:
-    from multiagentllm.eval.report import markdown, write_report
-
     report = {"system": system.name, **report,
               "generation": {"generated": gen.generated if gen else None, "reused": gen.reused if gen else None}}
     paths = write_report(report, records, out)
@@ -99,12 +95,9 @@ def _finish(report: dict, records: list, system, gen, out: Path) -> None:
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
-def _run(benchmark, checkpoint, single, base, endpoint, model, name, out, cache, batch_size, runtime=None):
-    from multiagentllm.eval.generate import Generator
-
+def _prepare(benchmark, checkpoint, single, base, endpoint, model, name, out, cache, runtime=None):
     system = _system(checkpoint, single, base, endpoint, model, name, runtime)
-    out, cache = _paths(benchmark, system.name, out, cache)
-    return system, Generator(system, cache=cache, batch_size=batch_size), out
+    return (system, *_paths(benchmark, system.name, out, cache))
 
 
 @app.command()
@@ -114,12 +107,10 @@ def static(data: Annotated[Path, typer.Option(help="Test trajectories (canonical
            batch_size: Batch = 0, name: Name = None, no_constrain: NoConstrain = False,
            plain: Plain = False) -> None:
     """Step-level Plan ACC, Act. EM, Hallu, Arg. F1 and ROUGE-L, overall and per group."""
-    from multiagentllm.eval.static import evaluate_static
-
-    system, gen, out = _run("static", checkpoint, single, base, endpoint, model, name, out, cache, batch_size,
-                            runtime_options(no_constrain, False, False, False, plain, None))
+    system, out, cache = _prepare("static", checkpoint, single, base, endpoint, model, name, out, cache,
+                                  runtime_options(no_constrain, False, False, False, plain, None))
     with _bad_input():
-        report, records = evaluate_static(data, gen, limit=limit)
+        report, records, gen = static_bench.run(Items([data], [data], limit), system, cache, batch_size)
     _finish(report, records, system, gen, out)
 
 
@@ -130,16 +121,13 @@ def apibench(data: Annotated[Optional[list[Path]], typer.Option(help="APIBench e
              batch_size: Batch = 0, name: Name = None, no_constrain: NoConstrain = False,
              plain: Plain = False) -> None:
     """Gorilla APIBench: AST match against the API database; accuracy and hallucination per hub."""
-    from multiagentllm.data.loaders import SOURCES
-    from multiagentllm.eval.apibench import evaluate_apibench
-
-    paths = data or SOURCES["apibench_eval"].files(_data_root())
+    paths = data or SOURCES["apibench_eval"].files(data_root())
     if not paths:
-        raise typer.BadParameter(f"no APIBench eval files under {_data_root()}; pass --data FILE")
-    system, gen, out = _run("apibench", checkpoint, single, base, endpoint, model, name, out, cache, batch_size,
-                            runtime_options(no_constrain, False, False, False, plain, None))
+        raise typer.BadParameter(f"no APIBench eval files under {data_root()}; pass --data FILE")
+    system, out, cache = _prepare("apibench", checkpoint, single, base, endpoint, model, name, out, cache,
+                                  runtime_options(no_constrain, False, False, False, plain, None))
     with _bad_input():
-        report, records = evaluate_apibench(paths, gen, limit=limit)
+        report, records, gen = apibench_bench.run(Items(list(paths), list(paths), limit), system, cache, batch_size)
     _finish(report, records, system, gen, out)
 
 
@@ -152,12 +140,11 @@ def bfcl(questions: Annotated[Path, typer.Option(help="BFCL question file (singl
          no_guard: NoGuard = False, plain: Plain = False,
          max_calls: Annotated[int, typer.Option(help="Most calls one episode may make.", min=1)] = 6) -> None:
     """BFCL AST accuracy (simple, multiple, parallel, parallel_multiple, irrelevance)."""
-    from multiagentllm.eval.bfcl import evaluate_bfcl
-
-    system, gen, out = _run("bfcl", checkpoint, single, base, endpoint, model, name, out, cache, batch_size,
-                            runtime_options(no_constrain, False, no_guard, False, plain, None))
+    system, out, cache = _prepare("bfcl", checkpoint, single, base, endpoint, model, name, out, cache,
+                                  runtime_options(no_constrain, False, no_guard, False, plain, None))
     with _bad_input():
-        report, records = evaluate_bfcl(questions, gen, answers=answers, limit=limit, max_calls=max_calls)
+        report, records, gen = bfcl_bench.run(Items([questions, answers], [questions], limit), system, cache,
+                                              batch_size, max_calls=max_calls)
     _finish(report, records, system, gen, out)
 
 
@@ -176,24 +163,21 @@ def passrate(data: Annotated[Path, typer.Option(help="Trajectories whose tasks a
              no_grounding: NoGrounding = False, plain: Plain = False, max_tools: MaxTools = None) -> None:
     """End-to-end pass rate: the agent runs each task (one per instruction) with real tools;
     code checks the result."""
-    from multiagentllm.eval.passrate import FAMILIES, benchmark_name, evaluate_passrate
-
-    if families not in FAMILIES:
-        raise typer.BadParameter(f"{families!r}; choose one of {', '.join(FAMILIES)}", param_hint="--families")
-    system = _system(checkpoint, single, base, endpoint, model, name,
-                     runtime_options(no_constrain, no_retrieval, no_guard, no_grounding, plain, max_tools))
-    out, cache = _paths(benchmark_name(families), system.name, out, cache)
-    report, records = evaluate_passrate(data, system, limit=limit, cache=cache, families=families,
-                                        max_steps=max_steps, seed=seed)
-    _finish(report, records, system, None, out)
+    if families not in passrate_bench.FAMILIES:
+        raise typer.BadParameter(f"{families!r}; choose one of {', '.join(passrate_bench.FAMILIES)}",
+                                 param_hint="--families")
+    system, out, cache = _prepare(passrate_bench.benchmark_name(families), checkpoint, single, base, endpoint, model,
+                                  name, out, cache,
+                                  runtime_options(no_constrain, no_retrieval, no_guard, no_grounding, plain, max_tools))
+    report, records, gen = passrate_bench.run(Items([data], [data], limit, {"seed": seed}), system, cache,
+                                              families=families, max_steps=max_steps)
+    _finish(report, records, system, gen, out)
 
 
 @app.command()
 def compare(runs: Annotated[list[Path], typer.Argument(help="JSON reports written by `umi eval ...`.")],
             out: Annotated[Optional[Path], typer.Option(help="Write <out>.md and <out>.png too.")] = None) -> None:
     """Put several runs side by side (alpha-UMi, single-LLM, the untrained base)."""
-    from multiagentllm.eval.report import compare as compare_runs
-
     try:
         typer.echo(compare_runs(runs, out))
     except (OSError, ValueError) as e:
@@ -209,8 +193,6 @@ def paired(results: Annotated[Path, typer.Argument(help="A suite's output folder
            out: Annotated[Optional[Path], typer.Option(help="Write <out>.json and <out>.md (default: <results>/paired-<a>-vs-<b>).")] = None,
            b_results: Annotated[Optional[Path], typer.Option("--b-results", help="The second system's suite folder, when it is another run (e.g. --plain).")] = None) -> None:
     """Two systems on the same items: each figure's difference with a 95% bootstrap interval."""
-    from multiagentllm.eval import paired as pair
-
     names = [n.strip() for n in benchmarks.split(",") if n.strip()] if benchmarks else None
     try:
         rows = pair.compare_folder(results, a, b, names, b_folder=b_results, resamples=resamples)
@@ -238,9 +220,9 @@ def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint fold
           limit_apibench: Annotated[Optional[int], typer.Option(help="APIBench torchhub questions.", min=1)] = None,
           systems: Annotated[Optional[str], typer.Option(help="Comma-separated, of: alpha-umi, single, base "
                                                               "(default: all).")] = None,
-          benchmarks: Annotated[Optional[str], typer.Option(help="Comma-separated, of: static, passrate_seen, passrate, "
-                                                                 "bfcl_simple, bfcl_multiple, bfcl_irrelevance, apibench_torchhub "
-                                                                 "(default: all).")] = None,
+          benchmarks: Annotated[Optional[str], typer.Option(help=f"Comma-separated, of: {', '.join(BENCHMARKS)} "
+                                                                 "(default: all but the extra BFCL categories and "
+                                                                 "APIBench hubs).")] = None,
           synth: Annotated[Optional[Path], typer.Option(help="Synthesized trajectories for the held-out families' pass "
                                                              "rate (default: out/synth/trajectories.jsonl if it exists)."
                                                         )] = None,
@@ -249,19 +231,13 @@ def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint fold
           no_guard: NoGuard = False, no_grounding: NoGrounding = False, plain: Plain = False,
           max_tools: MaxTools = None) -> None:
     """The whole results table for one checkpoint (alpha-UMi, single-LLM, untrained base), resumable."""
-    import shlex
-    import sys
-
-    from multiagentllm.eval.suite import BENCHMARKS, SYSTEMS, SuiteConfig, SuiteError, parse_names, run_suite
-    from multiagentllm.io import DataError
-    from multiagentllm.models.backends.checkpoint import CheckpointError
-
     try:
         cfg = SuiteConfig(checkpoint=checkpoint, data=data, out=out,
                           systems=parse_names(systems, SYSTEMS, "systems"),
-                          benchmarks=parse_names(benchmarks, BENCHMARKS, "benchmarks"), chosen=benchmarks is not None,
+                          benchmarks=parse_names(benchmarks, tuple(BENCHMARKS), "benchmarks", default=DEFAULT),
+                          chosen=benchmarks is not None,
                           limit_static=limit_static, limit_passrate=limit_passrate, limit_bfcl=limit_bfcl,
-                          limit_apibench=limit_apibench, synth=synth, data_root=_data_root(), seed=seed,
+                          limit_apibench=limit_apibench, synth=synth, data_root=data_root(), seed=seed,
                           batch_size=batch_size, command=shlex.join(sys.argv),
                           **runtime_options(no_constrain, no_retrieval, no_guard, no_grounding, plain, max_tools))
         result = run_suite(cfg)

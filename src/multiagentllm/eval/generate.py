@@ -184,12 +184,14 @@ class Generator:
 
 
 class CachedLLM:
-    """An `LLM` wrapper with the same resumable JSONL cache, for code that calls the model one
-    prompt at a time (the agent loop in the pass-rate evaluation)."""
+    """An `LLM` wrapper with the same resumable JSONL cache, for code that calls the model
+    through its `complete` (the agent loop in the pass-rate and judged-call evaluations);
+    `store`: the `Generator` whose cache and counts it shares (else one of its own on `cache`)."""
 
-    def __init__(self, llm: LLM, cache: str | os.PathLike | None, namespace: str = ""):
+    def __init__(self, llm: LLM, cache: str | os.PathLike | None = None, namespace: str = "",
+                 store: Generator | None = None):
         self.llm, self.namespace = llm, namespace
-        self.gen = Generator(System(llm), cache=cache, progress=False)
+        self.gen = store or Generator(System(llm), cache=cache, progress=False)
         self.count_tokens = getattr(llm, "count_tokens", None)
 
     @property

@@ -21,10 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from multiagentllm.eval.apibench_ast import CORRECT, HALLUCINATION
+from multiagentllm.eval.benchmarks import BENCHMARKS, apibench, bfcl, passrate, static
 from multiagentllm.eval.report import LABELS, pct
-from multiagentllm.eval.static import METRICS
-from multiagentllm.eval.suite import BENCHMARKS
 from multiagentllm.io import atomic_open, write_json
 
 RESAMPLES = 4000
@@ -32,28 +30,13 @@ RESAMPLES = 4000
 Extract = Callable[[dict[str, Any]], dict[str, float]]
 
 
-def _static(r: dict[str, Any]) -> dict[str, float]:
-    return {m: float(r[m]) for m in METRICS if m in r}
-
-
-def _bfcl(r: dict[str, Any]) -> dict[str, float]:
-    return {"accuracy": float(bool(r["valid"]))}
-
-
-def _apibench(r: dict[str, Any]) -> dict[str, float]:
-    return {"accuracy": float(r["status"] == CORRECT), "hallucination": float(r["status"] == HALLUCINATION)}
-
-
-def _passrate(r: dict[str, Any]) -> dict[str, float]:
-    return {"pass_rate": float(bool(r["passed"]))}
-
-
-# benchmark name prefix -> (the figures of one record, the unit key, the cluster key)
+# benchmark name prefix -> (the figures of one record, as its evaluator scored it; the unit key;
+# the cluster key)
 KINDS: dict[str, tuple[Extract, Callable[[dict], Any], Callable[[dict], Any]]] = {
-    "static": (_static, lambda r: (r["id"], r["step"], r["turn"]), lambda r: r["id"]),
-    "bfcl": (_bfcl, lambda r: r["id"], lambda r: r["id"]),
-    "apibench": (_apibench, lambda r: r["id"], lambda r: r["id"]),
-    "passrate": (_passrate, lambda r: r["id"], lambda r: r["id"]),
+    "static": (static.item_figures, lambda r: (r["id"], r["step"], r["turn"]), lambda r: r["id"]),
+    "bfcl": (bfcl.item_figures, lambda r: r["id"], lambda r: r["id"]),
+    "apibench": (apibench.item_figures, lambda r: r["id"], lambda r: r["id"]),
+    "passrate": (passrate.item_figures, lambda r: r["id"], lambda r: r["id"]),
 }
 
 
@@ -146,7 +129,8 @@ def compare_folder(folder: Path, a: str, b: str, benchmarks: list[str] | None = 
     folder = Path(folder)
     b_folder = Path(b_folder) if b_folder else folder
     found = [p.name[: -len(f"-{a}.items.jsonl")] for p in folder.glob(f"*-{a}.items.jsonl")]
-    found.sort(key=lambda n: (BENCHMARKS.index(n) if n in BENCHMARKS else len(BENCHMARKS), n))  # the suite's order
+    order = list(BENCHMARKS)
+    found.sort(key=lambda n: (order.index(n) if n in order else len(order), n))  # the suite's order
     names = benchmarks or [n for n in found if (b_folder / f"{n}-{b}.items.jsonl").exists()]
     if not names:
         raise ValueError(f"{folder}: no benchmark has item records for both {a!r} and {b!r}")

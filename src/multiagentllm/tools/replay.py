@@ -2,7 +2,7 @@
 and check its answer against what the tools said.
 
 Synthesis verifies every trajectory it writes with these (`multiagentllm.data.synth.verify`), the
-pass-rate evaluation judges the agent's episodes with the same ones (`multiagentllm.eval.passrate`),
+pass-rate evaluation judges the agent's episodes with the same ones (`multiagentllm.eval.benchmarks.passrate`),
 and the runtime's answer grounding (`multiagentllm.agent.grounding`) reads numbers the same way, so
 what synthesis accepts and what the evaluation passes are one rule.
 

@@ -2,21 +2,26 @@
 
 How the agent answers an APIBench question: it gets the question as the instruction and, as
 its tools, the hub's call forms (the most common API functions of the hub's database, e.g.
-`torch.hub.load(repo_or_dir, model, pretrained)`; never the question's own API entry).  The
-planner decides; if it chooses `Caller`, the caller's one call (`Action` + `Action Input`) is
-rendered as Python source (`torch.hub.load('repo', 'model', pretrained=True)`) and that is the
+`torch.hub.load(repo_or_dir, model, pretrained)`; never the question's own API entry), and runs
+as `umi run` runs it (`episodes`: the runtime's loop and policy).  The planner decides; if it
+chooses `Caller`, the first call the runtime accepts (`Action` + `Action Input`) is rendered as
+Python source (`torch.hub.load('repo', 'model', pretrained=True)`) and that is the
 answer.  If the planner chooses `Summarizer`, the summarizer's text is the answer and its API
 call is read from it as Gorilla reads free text.  Both systems go through exactly this path.
 
 The answer is judged by `apibench_ast.judge` against the hub's database: the hub's
 `data/api/*_api.jsonl` plus the API entries (`api_data`) of the split's own questions, which are
 documented APIs too (three Hugging Face references are missing from the API file).
+
+In the suite each hub is a benchmark of its own (`BENCHMARKS`), read from Gorilla's APIBench folder
+under the datasets root; the Hugging Face and TensorFlow hubs run only when named with `--benchmarks`.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +29,9 @@ from multiagentllm.agent.faults import total
 from multiagentllm.data.loaders import CallItem
 from multiagentllm.data.loaders.apibench import api_database_path, load_apibench
 from multiagentllm.eval.apibench_ast import CORRECT, HALLUCINATION, ApiDatabase, extract_code, judge
-from multiagentllm.eval.episodes import Task, run_episodes
-from multiagentllm.eval.generate import Generator
+from multiagentllm.eval.benchmarks.base import Benchmark, Items, Missing, Where
+from multiagentllm.eval.episodes import POLICY, Task, run_episodes
+from multiagentllm.eval.generate import Generator, System
 from multiagentllm.eval.metrics import mean
 from multiagentllm.io import SkipReport, require_records
 from multiagentllm.tools.call_syntax import call_to_toolcall, reference_calls, toolcall_to_code
@@ -91,7 +97,7 @@ def evaluate_apibench(paths: list[str | os.PathLike], gen: Generator, *, limit: 
             continue
         tools = hub_tools(database, max_tools)
         tasks = [Task(i.id, i.instruction, tools) for i in items]
-        episodes = run_episodes(gen, tasks, max_calls=1, summarize=True, desc=Path(path).stem)
+        episodes = run_episodes(gen, tasks, max_calls=1, desc=Path(path).stem)
         for item, ep in zip(items, episodes):
             code = answer_code(ep)
             verdict = judge(code, database, item.meta["domain"])
@@ -100,7 +106,7 @@ def evaluate_apibench(paths: list[str | os.PathLike], gen: Generator, *, limit: 
             records.append({"id": item.id, "hub": hub, "answer": code, "status": verdict.status,
                             "reason": "; ".join([verdict.reason] + ep.errors).strip("; "),
                             "reference": item.meta["api_call"], "end": ep.end, "outputs": ep.outputs,
-                            "faults": ep.faults()})
+                            "faults": ep.faults})
     statuses = [r["status"] for r in records]
     report = {"benchmark": "apibench", "data": [str(p) for p in paths], "n": len(records),
               **_rates(statuses),
@@ -110,7 +116,46 @@ def evaluate_apibench(paths: list[str | os.PathLike], gen: Generator, *, limit: 
     return report, records
 
 
+def item_figures(record: dict[str, Any]) -> dict[str, float]:
+    """The figures one per-item record carries (what `eval paired` compares)."""
+    return {"accuracy": float(record["status"] == CORRECT), "hallucination": float(record["status"] == HALLUCINATION)}
+
+
 def _rates(statuses: list[str]) -> dict[str, float | None]:
     return {"accuracy": mean(s == CORRECT for s in statuses),
             "hallucination": mean(s == HALLUCINATION for s in statuses),
             "no_answer": mean(s == "no_answer" for s in statuses)}
+
+
+# --- the benchmarks in the suite: one per hub ------------------------------------------------------
+
+DATA_DIR = ("gorilla", "data", "apibench")
+
+
+def find(where: Where, limit: int | None, *, file: str) -> Items:
+    """The hub's eval split, and its API database when found beside it."""
+    split = where.root.joinpath(*DATA_DIR, file)
+    if not split.exists():
+        raise Missing(f"{split} not found (set UMI_DATA_ROOT to the datasets folder)")
+    database = api_database_path(split)
+    return Items([split], [split] + ([database] if database else []), limit)
+
+
+def run(items: Items, system: System, cache: Path | None, batch_size: int = 0):
+    gen = Generator(system, cache=cache, batch_size=batch_size)
+    report, records = evaluate_apibench(items.inputs, gen, limit=items.limit)
+    return report, records, gen
+
+
+def hub(name: str, file: str, accuracy: str, hallucination: str, *, default: bool = True) -> Benchmark:
+    return Benchmark(name, "apibench", (("accuracy", accuracy), ("hallucination", hallucination)),
+                     partial(find, file=file), run, default, version=POLICY)
+
+
+BENCHMARKS = (
+    hub("apibench_torchhub", "torchhub_eval.json", "APIBench torchhub", "APIBench halluc."),
+    hub("apibench_huggingface", "huggingface_eval.json", "APIBench huggingface", "APIBench huggingface halluc.",
+        default=False),
+    hub("apibench_tensorflow", "tensorflow_eval.json", "APIBench tensorflow", "APIBench tensorflow halluc.",
+        default=False),
+)

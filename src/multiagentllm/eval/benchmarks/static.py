@@ -8,6 +8,11 @@ Metrics are reported overall and per test group (`meta["group"]`, else the traje
 Reads canonical trajectory JSONL, or the alpha-UMi `conversations` format (detected from the
 first record) through `multiagentllm.data.loaders.alpha_umi`.  A test item that does not parse is
 counted and reported with its file and line, never silently dropped.
+
+In the suite the benchmark runs on a seeded sample of the held-out test split, stratified by
+source with equal shares (a source with fewer rows gives the rest to the others), written once to
+`RUN_DIR/static-test-sample.jsonl`: `--limit-static 100` measures every source, not the first 100
+rows of one, and a rerun measures the same trajectories.
 """
 
 from __future__ import annotations
@@ -18,10 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.markup import escape
+
 from multiagentllm.agent.faults import call_fault, total
-from multiagentllm.eval.generate import Generator, Request
+from multiagentllm.eval.benchmarks.base import Benchmark, Items, Where, file_fingerprint, read_object
+from multiagentllm.eval.generate import Generator, Request, System
 from multiagentllm.eval.metrics import action_em, argument_f1, hallucinated, mean, plan_correct, rouge_l
-from multiagentllm.io import DataError, SkipReport, json_lines, read_trajectories, require_records
+from multiagentllm.eval.sampling import stratified_sample
+from multiagentllm.io import (
+    DataError, SkipReport, iter_jsonl, json_lines, read_trajectories, require_records, write_json, write_jsonl,
+)
 from multiagentllm.roles import FormatError, caller, planner, summarizer
 from multiagentllm.types import Trajectory
 
@@ -117,6 +129,11 @@ def _score(case: _Case, output: str) -> dict[str, Any]:
     return rec
 
 
+def item_figures(record: dict[str, Any]) -> dict[str, float]:
+    """The figures one per-step record carries (what `eval paired` compares)."""
+    return {m: float(record[m]) for m in METRICS if m in record}
+
+
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {m: mean(r[m] for r in records if m in r) for m in METRICS}
     out["counts"] = {turn: sum(r["turn"] == turn for r in records) for turn in ("planner", "caller", "summarizer")}
@@ -143,3 +160,45 @@ def evaluate_static(path: str | os.PathLike, gen: Generator, *, limit: int | Non
               "groups": {g: {"n": len({r["id"] for r in rs}), **summarize(rs)} for g, rs in sorted(by_group.items())},
               "bad_items": bad.skipped, "bad_examples": bad.examples}
     return report, records
+
+
+# --- the benchmark in the suite ------------------------------------------------------------------
+
+SAMPLE = "static-test-sample.jsonl"
+
+
+def static_sample(test: Path, out: Path, limit: int | None, seed: int, console: Console) -> Path:
+    """RUN_DIR/static-test-sample.jsonl, written once and reused while the test split, the limit
+    and the seed are the same (its recipe is kept beside it, in static-test-sample.json)."""
+    sample, recipe_path = out / SAMPLE, out / SAMPLE.replace(".jsonl", ".json")
+    recipe = {"test": file_fingerprint(test), "limit": limit, "seed": seed}
+    old = read_object(recipe_path) if sample.exists() else None
+    if old is not None:
+        if {k: old.get(k) for k in recipe} == recipe:
+            return sample
+        console.print("static: the test split, --limit-static or --seed changed; sampling again")
+    rows = [row for _, row in iter_jsonl(test)]
+    chosen = stratified_sample(rows, limit, seed)
+    by_source = Counter(str(r.get("source")) if isinstance(r, dict) else "?" for r in chosen)
+    write_jsonl(sample, chosen)
+    write_json(recipe_path, {**recipe, "path": str(test), "n": len(chosen),
+                             "by_source": dict(sorted(by_source.items()))})
+    console.print(f"static: {len(chosen)} of {len(rows)} test trajectories ("
+                  + ", ".join(f"{s} {n}" for s, n in sorted(by_source.items())) + f") -> {escape(str(sample))}")
+    return sample
+
+
+def find(where: Where, limit: int | None) -> Items:
+    test = where.test_split()
+    sample = static_sample(test, where.out, limit, where.seed, where.console)
+    return Items([sample], [test], limit, {"seed": where.seed})
+
+
+def run(items: Items, system: System, cache: Path | None, batch_size: int = 0):
+    gen = Generator(system, cache=cache, batch_size=batch_size)
+    report, records = evaluate_static(items.inputs[0], gen, limit=items.limit)
+    return report, records, gen
+
+
+BENCHMARKS = (Benchmark("static", "static", (("plan_acc", "Plan ACC"), ("act_em", "Act. EM"), ("hallu", "Hallu"),
+                                             ("arg_f1", "Arg. F1"), ("rouge_l", "R-L")), find, run),)

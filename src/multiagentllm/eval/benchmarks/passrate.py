@@ -34,6 +34,7 @@ from typing import Any
 
 from multiagentllm.agent.faults import total
 from multiagentllm.agent.loop import Agent, AgentConfig
+from multiagentllm.eval.benchmarks.base import Benchmark, Items, Missing, Where
 from multiagentllm.eval.generate import CachedLLM, System
 from multiagentllm.eval.metrics import mean
 from multiagentllm.eval.sampling import stratified_sample
@@ -140,3 +141,49 @@ def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | N
               "faults": total(r["faults"] for r in records),
               "bad_items": bad.skipped, "bad_examples": bad.examples, "unplayable": dict(sorted(unplayable.items()))}
     return report, records
+
+
+def item_figures(record: dict[str, Any]) -> dict[str, float]:
+    """The figures one per-item record carries (what `eval paired` compares)."""
+    return {"pass_rate": float(bool(record["passed"]))}
+
+
+# --- the benchmarks in the suite -----------------------------------------------------------------
+
+DEFAULT_SYNTH = Path("out") / "synth" / "trajectories.jsonl"
+
+
+def find_held_out(where: Where, limit: int | None) -> Items:
+    """The synthesized tasks of the families held out of training (--synth, else DEFAULT_SYNTH)."""
+    synth = where.synth or DEFAULT_SYNTH
+    if not synth.exists():
+        raise Missing(f"{synth} not found; run `umi data synth --out out/synth` or pass --synth FILE",
+                      optional=where.synth is None)
+    return Items([synth], [synth], limit, {"seed": where.seed, "selection": SELECTION})
+
+
+def find_seen(where: Where, limit: int | None) -> Items:
+    """New instructions of the training families, from the data build's test split."""
+    test = where.test_split()
+    if not playable_tasks(test, SkipReport(), families="seen")[0]:
+        raise Missing(f"{test} has no task of the training families that the synthetic world can play",
+                      hint=" (built without `--synthetic`?)")
+    return Items([test], [test], limit, {"seed": where.seed, "selection": SELECTION})
+
+
+def run(items: Items, system: System, cache: Path | None, batch_size: int = 0, *, families: str = "held_out",
+        max_steps: int = AgentConfig.max_steps):
+    """The agent loop sends one prompt at a time: `batch_size` does not apply."""
+    report, records = evaluate_passrate(items.inputs[0], system, limit=items.limit, cache=cache,
+                                        seed=items.extra.get("seed", 0), families=families, max_steps=max_steps)
+    return report, records, None
+
+
+def _run_seen(items: Items, system: System, cache: Path | None, batch_size: int = 0):
+    return run(items, system, cache, batch_size, families="seen")
+
+
+BENCHMARKS = (
+    Benchmark("passrate_seen", "passrate", (("pass_rate", "Pass rate (seen families)"),), find_seen, _run_seen),
+    Benchmark("passrate", "passrate", (("pass_rate", "Pass rate (new families)"),), find_held_out, run),
+)
