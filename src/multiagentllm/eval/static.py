@@ -23,6 +23,7 @@ from multiagentllm.eval.generate import Generator, Request
 from multiagentllm.eval.metrics import action_em, argument_f1, hallucinated, mean, plan_correct, rouge_l
 from multiagentllm.io import DataError, SkipReport, json_lines, read_trajectories, require_records
 from multiagentllm.roles import FormatError, caller, planner, summarizer
+from multiagentllm.roles.registry import TRIO
 from multiagentllm.types import Trajectory
 
 METRICS = ("plan_acc", "act_em", "hallu", "arg_f1", "rouge_l")
@@ -119,7 +120,7 @@ def _score(case: _Case, output: str) -> dict[str, Any]:
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {m: mean(r[m] for r in records if m in r) for m in METRICS}
-    out["counts"] = {turn: sum(r["turn"] == turn for r in records) for turn in ("planner", "caller", "summarizer")}
+    out["counts"] = {turn: sum(r["turn"] == turn for r in records) for turn in TRIO}
     out["unparsed"] = sum("reason" in r for r in records)
     out["faults"] = total(Counter({"caller_outputs": 1, **({r["fault"]: 1} if r.get("fault") else {})})
                           for r in records if r["turn"] == "caller")

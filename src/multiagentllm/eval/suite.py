@@ -42,6 +42,7 @@ from multiagentllm.agent.loop import SAFEGUARDS
 from multiagentllm.tools.retrieval import DEFAULT_K
 from multiagentllm.io import atomic_open, iter_jsonl, write_json, write_jsonl
 from multiagentllm.paths import portable
+from multiagentllm.roles.registry import TRIO
 
 SYSTEMS = ("alpha-umi", "single", "base")
 BENCHMARKS = ("static", "passrate_seen", "passrate", "bfcl_simple", "bfcl_multiple", "bfcl_irrelevance",
@@ -53,7 +54,7 @@ COLUMNS = (("static", "plan_acc", "Plan ACC"), ("static", "act_em", "Act. EM"), 
            ("passrate", "pass_rate", "Pass rate (new families)"), ("bfcl_simple", "accuracy", "BFCL simple"),
            ("bfcl_multiple", "accuracy", "BFCL multiple"), ("bfcl_irrelevance", "accuracy", "BFCL irrelevance (no call)"), ("apibench_torchhub", "accuracy", "APIBench torchhub"),
            ("apibench_torchhub", "hallucination", "APIBench halluc."))
-ROLES = {"alpha-umi": ("planner", "caller", "summarizer"), "single": ("single",), "base": ()}
+ROLES = {"alpha-umi": TRIO, "single": ("single",), "base": ()}
 NOT_TRAINED = "not trained"
 DEFAULT_SYNTH = Path("out") / "synth" / "trajectories.jsonl"
 BFCL_DIR = ("gorilla", "berkeley-function-call-leaderboard", "bfcl_eval", "data")
@@ -266,11 +267,10 @@ def decoding_fingerprint(runtime: dict[str, Any] | None = None, engine: str = "t
 
     from multiagentllm.agent import loop
     from multiagentllm.eval import bfcl
-    from multiagentllm.eval.generate import TURNS
     from multiagentllm.models.backends.constrain import CLOSING_TOKENS
-    from multiagentllm.roles import grammar, render
+    from multiagentllm.roles import grammar, registry, render
 
-    parts = {"turns": {t: {"stop": list(m.STOP), "max_new_tokens": m.MAX_NEW_TOKENS} for t, m in TURNS.items()},
+    parts = {"turns": {t: {"stop": registry.stop(t), "max_new_tokens": registry.max_new_tokens(t)} for t in TRIO},
              "decision_tokens": loop.DECISION_TOKENS, "agent": asdict(loop.AgentConfig()),
              "bfcl_max_calls": bfcl.MAX_CALLS, "runtime": runtime or {},
              "grammars": [grammar.PLANNER.lark, grammar.DECISION.lark, grammar.JSON_STYLE, grammar.STRING_CHARS,
