@@ -57,6 +57,7 @@ def test_model_roles():
     assert [registry.model_role(t) for t in TRIO] == list(TRIO)
     assert {registry.model_role(t, single=True) for t in TRIO} == {"single"}
     assert MODEL_ROLES == (*TRIO, "single")
+    assert registry.episode_roles() == TRIO and registry.episode_roles(single=True) == ("single",)
 
 
 def test_a_role_renders_only_its_own_turns(weather_traj):

@@ -426,7 +426,7 @@ class Agent:
         self.history: list[Step] = []
         self.rejected: dict[int, dict[str, str]] = {}
         self.errors: list[dict[str, Any]] = []
-        self.format_errors = {"planner": 0, "caller": 0, "summarizer": 0}
+        self.format_errors = dict.fromkeys(registry.TRIO, 0)
         self.answer: str | None = None
         self.made: dict[str, tuple[int, bool]] = {}  # call key -> (history index, ok)
         self.repeats: dict[str, int] = {}

@@ -88,6 +88,11 @@ def model_role(turn: str, single: bool = False) -> str:
     return "single" if single else turn
 
 
+def episode_roles(single: bool = False) -> tuple[str, ...]:
+    """The roles whose models run an episode: the alpha-UMi trio, or the single-LLM baseline."""
+    return ("single",) if single else TRIO
+
+
 def prompt(turn: str, instruction: str, tools: list[dict[str, Any]], steps: list[Step],
            rationale: str | None = None, *, single: bool = False) -> str:
     """The prompt of `turn` for the model that writes it (the single-LLM baseline's if `single`)."""

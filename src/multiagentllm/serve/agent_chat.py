@@ -124,7 +124,7 @@ def _check_first_prompt(state: ServerState, conv: Conversation, offered: list[di
     through as a 747k-character prompt."""
     max_tools = AgentConfig(**state.config.safeguards).max_tools
     shown = retrieve(offered, conv.instruction, max_tools, keep=[p.call.name for p in conv.calls])
-    model = "single" if state.single else "planner"
+    model = model_role("planner", state.single)
     check_prompt(render(model, "planner", conv, shown), "planner", state.config)
 
 
