@@ -59,13 +59,6 @@ MODEL_ROLES = tuple(name for name, r in ROLES.items() if r.turns)  # roles with 
 _TURNS: dict[str, ModuleType] = {t: ROLES[t].module for t in TRIO}
 
 
-def role(name: str) -> Role:
-    try:
-        return ROLES[name]
-    except KeyError:
-        raise ValueError(f"unknown role {name!r}; expected one of {', '.join(ROLES)}") from None
-
-
 def dataset_role(dataset: str) -> Role:
     """The role trained on `dataset`."""
     for r in ROLES.values():
@@ -74,7 +67,7 @@ def dataset_role(dataset: str) -> Role:
     raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
 
 
-def turn_module(turn: str) -> ModuleType:
+def _turn_module(turn: str) -> ModuleType:
     """The module that renders, stops and parses `turn` (whichever model writes it)."""
     try:
         return _TURNS[turn]
@@ -84,7 +77,7 @@ def turn_module(turn: str) -> ModuleType:
 
 def model_role(turn: str, single: bool = False) -> str:
     """The role whose model writes `turn`: the turn's own role, or `single` for the baseline."""
-    turn_module(turn)
+    _turn_module(turn)
     return "single" if single else turn
 
 
@@ -101,9 +94,9 @@ def prompt(turn: str, instruction: str, tools: list[dict[str, Any]], steps: list
 
 def stop(turn: str) -> list[str]:
     """Where generation of `turn` stops (besides EOS): text the turn must never write."""
-    return list(turn_module(turn).STOP)
+    return list(_turn_module(turn).STOP)
 
 
 def max_new_tokens(turn: str) -> int:
     """The token budget of `turn`."""
-    return turn_module(turn).MAX_NEW_TOKENS
+    return _turn_module(turn).MAX_NEW_TOKENS
