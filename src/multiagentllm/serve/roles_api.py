@@ -30,7 +30,6 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 
 from multiagentllm.roles import FormatError, caller, planner, registry, summarizer
-from multiagentllm.roles.registry import TRIO
 from multiagentllm.serve.config import AGENT_MODEL, ServeConfig
 from multiagentllm.serve.conversation import Conversation, parse_conversation
 from multiagentllm.serve.errors import APIError
@@ -41,9 +40,10 @@ from multiagentllm.serve.responses import (
 from multiagentllm.serve.state import ServerState, as_api_error
 from multiagentllm.types import Step
 
+
 def default_max_tokens(model: str) -> int:
     """The budget of the model's turn; for a model writing every turn (`single`), the largest."""
-    return max(registry.max_new_tokens(t) for t in ((model,) if model in TRIO else TRIO))
+    return max(registry.max_new_tokens(t) for t in ((model,) if model in registry.TRIO else registry.TRIO))
 
 
 def check_max_tokens(value: int | None, model: str, state: ServerState) -> int:
