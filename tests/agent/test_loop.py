@@ -11,7 +11,8 @@ from agent_helpers import last_observation
 
 from multiagentllm.agent import Agent, AgentConfig, QueryError
 from multiagentllm.models.backends import ScriptedLLM
-from multiagentllm.roles import caller, planner, single, summarizer
+from multiagentllm.roles import caller, planner, summarizer
+from multiagentllm.roles.registry import ROLES
 from multiagentllm.tools.retrieval import DEFAULT_K
 from multiagentllm.types import Trajectory
 
@@ -243,9 +244,9 @@ def test_single_mode_runs_the_same_loop_with_one_model(registry, tmp_path):
     assert result.status == "solved" and result.trajectory.meta["mode"] == "single"
     assert {c.role for c in llm.calls} == {"single"}
     traj = result.trajectory
-    assert llm.calls[0].prompt == single.prompt_for("planner", FLIGHT, traj.tools, [])
-    assert llm.calls[1].prompt == single.prompt_for("caller", FLIGHT, traj.tools, [], rationale="Resolve the date.")
-    assert llm.calls[3].prompt == single.prompt_for("summarizer", FLIGHT, traj.tools, traj.steps)
+    assert llm.calls[0].prompt == ROLES["single"].prompt("planner", FLIGHT, traj.tools, [])
+    assert llm.calls[1].prompt == ROLES["single"].prompt("caller", FLIGHT, traj.tools, [], "Resolve the date.")
+    assert llm.calls[3].prompt == ROLES["single"].prompt("summarizer", FLIGHT, traj.tools, traj.steps)
     assert [c.stop for c in llm.calls] == [planner.STOP, caller.STOP, planner.STOP, summarizer.STOP]
 
 

@@ -8,7 +8,8 @@ import pytest
 from multiagentllm.eval.generate import Generator, System
 from multiagentllm.eval.benchmarks.static import evaluate_static
 from multiagentllm.io import DataError
-from multiagentllm.roles import caller, planner, single, summarizer
+from multiagentllm.roles import caller, planner, summarizer
+from multiagentllm.roles.registry import ROLES
 from multiagentllm.types import Trajectory
 
 TOOLS = [{"name": "get_weather", "description": "Weather now.", "parameters": {
@@ -78,7 +79,7 @@ def test_single_mode_uses_single_prompts_and_role(test_file, scripted):
     evaluate_static(test_file, Generator(System(llm, single=True), progress=False), limit=1)
     assert {role for role, _ in llm.calls} == {"single"}
     t = Trajectory.from_dict(_traj(0, "G1"))
-    assert ("single", single.prompt_for("caller", t.instruction, t.tools, [], rationale="Look it up.")) in llm.prompts
+    assert ("single", ROLES["single"].prompt("caller", t.instruction, t.tools, [], "Look it up.")) in llm.prompts
 
 
 def test_hallucinated_tool_name(test_file, scripted):

@@ -9,7 +9,8 @@ from serve_helpers import WEATHER_TOOL, RuleLLM, ask
 from fastapi.testclient import TestClient
 
 from multiagentllm.models.backends import ScriptedLLM
-from multiagentllm.roles import caller, planner, single, summarizer
+from multiagentllm.roles import caller, planner, summarizer
+from multiagentllm.roles.registry import ROLES
 from multiagentllm.serve import ServeConfig, create_app
 from multiagentllm.types import Step, ToolCall
 
@@ -299,8 +300,8 @@ def test_the_single_model_plays_the_turn_the_conversation_calls_for(registry):
             turns.append(c.post(CHAT, json={"model": "single", "messages": [*HISTORY, *tail]}).json()["umi"]["turn"])
         assert turns == ["planner", "caller", "summarizer"]
         steps = [Step("I need a tool for this.", "caller", ToolCall("add", {"a": 2, "b": 3}), "5")]
-        assert llm.prompts[1][:2] == ("single", single.prompt_for("caller", "add 2 and 3", registry.schemas(),
-                                                                   steps, rationale="go"))
+        assert llm.prompts[1][:2] == ("single", ROLES["single"].prompt("caller", "add 2 and 3", registry.schemas(),
+                                                                       steps, "go"))
         assert all(p[1].startswith("You are a tool-using assistant. At each step") for p in llm.prompts)
 
 

@@ -5,7 +5,7 @@ carrying its status; the trajectory is saved in a `finally` after every step, so
 or Ctrl-C still leaves the episode on disk.
 
 Prompts come only from `multiagentllm.roles` (the same functions the training builders use), each
-role with its own `STOP` strings and `MAX_NEW_TOKENS`. In single-LLM mode one model (role
+turn with its own stop strings and token budget (`roles.registry`). In single-LLM mode one model (role
 `single`) writes every turn with the single-LLM prompt; the loop is the same.
 
 How errors reach the models, staying inside the trained text format:
@@ -59,13 +59,12 @@ from multiagentllm.agent.grounding import (
     invented_arguments, pending_actions, unbacked_claims, ungrounded_values,
 )
 from multiagentllm.io import write_json
-from multiagentllm.roles import FormatError, caller, planner, single, summarizer
+from multiagentllm.roles import FormatError, caller, planner, registry, summarizer
 from multiagentllm.roles.render import truncate_observation
 from multiagentllm.roles.grammar import Grammar, caller_grammar, decision_grammar, planner_grammar
 from multiagentllm.tools.retrieval import DEFAULT_K, retrieve
 from multiagentllm.types import LLM, Step, ToolCall, Trajectory, normalize_tool
 
-_ROLE_MODULES = {"planner": planner, "caller": caller, "summarizer": summarizer}
 _ACTION_NAME = re.compile(r"Action\s*:\s*([^\n]*)", re.I)
 
 
@@ -363,26 +362,21 @@ class Agent:
     # --- helpers ------------------------------------------------------------------------------
 
     def _prompt(self, role: str, rationale: str | None = None) -> str:
-        args = (self.instruction, self.tool_schemas, self.history)
-        if self.single_mode:
-            return single.prompt_for(role, *args, rationale=rationale)
-        if role == "caller":
-            return caller.prompt(*args, rationale or "")
-        return _ROLE_MODULES[role].prompt(*args)
+        return registry.prompt(role, self.instruction, self.tool_schemas, self.history, rationale,
+                               single=self.single_mode)
 
     def _query(self, role: str, prompt: str, max_new_tokens: int | None = None,
                grammar: Grammar | None = None) -> str:
         self._check_time()
-        module = _ROLE_MODULES[role]
         extra = {}
         if grammar is not None and self.config.constrain:
             if getattr(self.llm, "constrains", False):
                 extra["constraint"] = grammar
             else:
                 self.unconstrained = True
-        out = self.llm.complete([prompt], role="single" if self.single_mode else role,
-                                max_new_tokens=max_new_tokens or module.MAX_NEW_TOKENS,
-                                stop=list(module.STOP), **extra)[0]
+        out = self.llm.complete([prompt], role=registry.model_role(role, self.single_mode),
+                                max_new_tokens=max_new_tokens or registry.max_new_tokens(role),
+                                stop=registry.stop(role), **extra)[0]
         self.tokens += self.count_tokens(prompt) + self.count_tokens(out)
         if self.config.max_tokens is not None and self.tokens > self.config.max_tokens:
             raise TokenLimit(f"used {self.tokens} tokens; the limit is {self.config.max_tokens}")
@@ -432,7 +426,7 @@ class Agent:
         self.history: list[Step] = []
         self.rejected: dict[int, dict[str, str]] = {}
         self.errors: list[dict[str, Any]] = []
-        self.format_errors = {"planner": 0, "caller": 0, "summarizer": 0}
+        self.format_errors = dict.fromkeys(registry.TRIO, 0)
         self.answer: str | None = None
         self.made: dict[str, tuple[int, bool]] = {}  # call key -> (history index, ok)
         self.repeats: dict[str, int] = {}

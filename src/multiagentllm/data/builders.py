@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from multiagentllm.roles import caller, global_format, planner, single, summarizer
+from multiagentllm.roles import caller, global_format, planner, summarizer
+from multiagentllm.roles.registry import DATASETS, dataset_role
 from multiagentllm.roles.render import Rendered
 from multiagentllm.types import Trajectory
-
-DATASETS = ("global", "planner", "caller", "summarizer", "single")
 
 
 def _row(traj: Trajectory, name: str, k: int, prompt: str, completion: str) -> dict[str, Any]:
@@ -76,10 +75,7 @@ STEP_ROWS = {
 
 def sequence(traj: Trajectory, name: str) -> Rendered | None:
     """The multi-span training sequence of `traj` for dataset `name` (None if it has no target)."""
-    seq = {
-        "global": global_format.sequence, "planner": planner.sequence, "caller": caller.sequence,
-        "summarizer": summarizer.sequence, "single": single.sequence,
-    }[name](traj)
+    seq = dataset_role(name).sequence(traj)
     if seq is None or not seq.spans:
         return None
     return seq

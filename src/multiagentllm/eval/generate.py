@@ -10,8 +10,8 @@ and hands them to `Generator.run`, which
   `batch_size=1`, one at a time in request order: the steps of one item then reach the model
   back to back, so a runner with prefix reuse (the lean runner) prefills only each step's new
   tokens, and prompt-lookup drafting applies (see benchmarks/bench_eval.py for what each costs);
-* uses the turn's own `STOP` strings and `MAX_NEW_TOKENS` from `multiagentllm.roles`, and the
-  model role "single" for every turn when the system is the single-LLM baseline.
+* uses the turn's own stop strings and token budget from the role registry (`roles.registry`), and
+  the model role "single" for every turn when the system is the single-LLM baseline.
 """
 
 from __future__ import annotations
@@ -24,12 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 from pathlib import Path
 
-from multiagentllm.roles import caller, planner, single, summarizer
+from multiagentllm.roles import registry
 from multiagentllm.roles.grammar import PLANNER, Grammar, caller_grammar
 from multiagentllm.tools.retrieval import DEFAULT_K
 from multiagentllm.types import LLM, Step
-
-TURNS = {"planner": planner, "caller": caller, "summarizer": summarizer}
 
 
 @dataclass(frozen=True)
@@ -67,16 +65,12 @@ class System:
         return {"planner": PLANNER, "caller": caller_grammar(tools)}.get(turn)
 
     def model_role(self, turn: str) -> str:
-        return "single" if self.single else turn
+        return registry.model_role(turn, self.single)
 
     def prompt(self, turn: str, instruction: str, tools: list[dict], steps: list[Step],
                rationale: str | None = None) -> str:
         """The turn's prompt, rendered only by `multiagentllm.roles` (as in training and the agent)."""
-        if self.single:
-            return single.prompt_for(turn, instruction, tools, steps, rationale=rationale)
-        if turn == "caller":
-            return caller.prompt(instruction, tools, steps, rationale or "")
-        return TURNS[turn].prompt(instruction, tools, steps)
+        return registry.prompt(turn, instruction, tools, steps, rationale, single=self.single)
 
 
 def auto_batch_size(llm: LLM) -> int:
@@ -149,7 +143,6 @@ class Generator:
         bar = tqdm(total=len(todo), desc=desc, unit="prompt", disable=not self.progress, leave=False)
         try:
             for turn, work in by_turn.items():
-                module = TURNS[turn]
                 for start in range(0, len(work), self.batch_size):
                     batch = work[start:start + self.batch_size]
                     grammars = [r.grammar for _, r in batch]
@@ -163,7 +156,7 @@ class Generator:
                                           "decoding; its turns are generated without grammars", stacklevel=2)
                     outputs = self.system.llm.complete(
                         [r.prompt for _, r in batch], role=self.system.model_role(turn),
-                        max_new_tokens=module.MAX_NEW_TOKENS, stop=list(module.STOP), **extra)
+                        max_new_tokens=registry.max_new_tokens(turn), stop=registry.stop(turn), **extra)
                     if len(outputs) != len(batch):
                         raise RuntimeError(f"the model returned {len(outputs)} outputs for {len(batch)} prompts")
                     self.store([(key, out) for (key, _), out in zip(batch, outputs)])

@@ -42,16 +42,16 @@ from multiagentllm.data.build import default_data_root
 from multiagentllm.eval import systems
 from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Benchmark, Items, Missing, Where, bfcl
 from multiagentllm.eval.benchmarks.base import file_fingerprint, read_object
-from multiagentllm.eval.generate import TURNS
 from multiagentllm.eval.report import FIGURES, LABELS, chart, figures, pct, write_report
 from multiagentllm.io import atomic_open, write_json
 from multiagentllm.models.backends.checkpoint import CheckpointError, engine_label, read_manifest
 from multiagentllm.paths import portable
-from multiagentllm.roles import grammar, render
+from multiagentllm.roles import grammar, registry, render
+from multiagentllm.roles.registry import TRIO
 from multiagentllm.tools.retrieval import DEFAULT_K
 
 SYSTEMS = ("alpha-umi", "single", "base")
-ROLES = {"alpha-umi": ("planner", "caller", "summarizer"), "single": ("single",), "base": ()}
+ROLES = {"alpha-umi": TRIO, "single": ("single",), "base": ()}
 NOT_TRAINED = "not trained"
 
 
@@ -160,7 +160,7 @@ def decoding_fingerprint(runtime: dict[str, Any] | None = None, engine: str = "t
     decoding otherwise gives the same text for the same prompt)."""
     from multiagentllm.models.backends.constrain import CLOSING_TOKENS  # imports torch (2 s): only when used
 
-    parts = {"turns": {t: {"stop": list(m.STOP), "max_new_tokens": m.MAX_NEW_TOKENS} for t, m in TURNS.items()},
+    parts = {"turns": {t: {"stop": registry.stop(t), "max_new_tokens": registry.max_new_tokens(t)} for t in TRIO},
              "decision_tokens": loop.DECISION_TOKENS, "agent": asdict(loop.AgentConfig()),
              "bfcl_max_calls": bfcl.MAX_CALLS, "runtime": runtime or {},
              "grammars": [grammar.PLANNER.lark, grammar.DECISION.lark, grammar.JSON_STYLE, grammar.STRING_CHARS,

@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from multiagentllm.eval.generate import System
-
-BASE_ROLES = ("planner", "caller", "summarizer", "single")
+from multiagentllm.roles.registry import MODEL_ROLES
 
 
 def load_system(checkpoint: str | None = None, *, single: bool = False, base: str | None = None,
@@ -46,4 +45,4 @@ def _base_llm(base: str):
 
     model, tokenizer = load_model_and_tokenizer(base)
     model.eval()
-    return HFBackend(tokenizer, {r: RoleModel(model) for r in BASE_ROLES}, source=str(base))
+    return HFBackend(tokenizer, {r: RoleModel(model) for r in MODEL_ROLES}, source=str(base))

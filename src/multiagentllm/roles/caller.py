@@ -20,7 +20,7 @@ MAX_NEW_TOKENS = 128
 _ACTION = re.compile(r"Action\s*:\s*(?P<name>[^\n]*?)\s*\n\s*Action\s+Input\s*:\s*(?P<args>.*)", re.S | re.I)
 
 
-def prompt(instruction: str, tools: list[dict[str, Any]], steps: list[Step], rationale: str,
+def prompt(instruction: str, tools: list[dict[str, Any]], steps: list[Step], rationale: str = "",
            role: str = ROLE) -> str:
     """Prompt for the call that carries out `rationale` after the finished `steps`."""
     out = Rendered()

@@ -18,7 +18,10 @@ _NEXT = re.compile(r"Next\s*:\s*(caller|summarizer|summary|conclusion|give[\s_-]
 _NEXT_MAP = {"caller": "caller", "summarizer": "summarizer", "summary": "summarizer", "conclusion": "summarizer"}
 
 
-def prompt(instruction: str, tools: list[dict[str, Any]], steps: list[Step], role: str = ROLE) -> str:
+def prompt(instruction: str, tools: list[dict[str, Any]], steps: list[Step], rationale: str = "",
+           role: str = ROLE) -> str:
+    """Prompt for the next planner turn after the finished `steps` (`rationale` is not read: every
+    turn's prompt has the same signature, see `roles.registry`)."""
     out = Rendered()
     out.add(header(role, tools, instruction))
     render_history(out, steps)

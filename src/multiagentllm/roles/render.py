@@ -41,14 +41,15 @@ OBSERVATION_CHARS = 768  # observations are truncated to this budget, in trainin
 TOOL_DESC_CHARS = 160
 PARAM_DESC_CHARS = 60
 NEXT_LABELS = {"caller": "Caller", "summarizer": "Summarizer", "give_up": "Give up"}
-ROLES = ("planner", "caller", "summarizer", "single", "global")
 
 
 @cache
 def system_prompt(role: str) -> str:
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; expected one of {ROLES}")
-    return resources.files("multiagentllm.roles").joinpath(f"templates/{role}.txt").read_text().strip()
+    """The system prompt of `role` (`roles.registry` names the roles; each has a template)."""
+    template = resources.files("multiagentllm.roles").joinpath(f"templates/{role}.txt")
+    if not template.is_file():
+        raise ValueError(f"unknown role {role!r}: there is no templates/{role}.txt")
+    return template.read_text().strip()
 
 
 def _clip(text: str, limit: int) -> str:

@@ -15,8 +15,10 @@ STOP = ["\n<s>", "\nRationale:", "\nObservation:"]
 MAX_NEW_TOKENS = 256
 
 
-def prompt(instruction: str, tools: list[dict[str, Any]], steps: list[Step], role: str = ROLE) -> str:
-    """`steps` ends with the planner's `summarizer` step."""
+def prompt(instruction: str, tools: list[dict[str, Any]], steps: list[Step], rationale: str = "",
+           role: str = ROLE) -> str:
+    """`steps` ends with the planner's `summarizer` step, which holds the rationale (`rationale`
+    is not read: every turn's prompt has the same signature, see `roles.registry`)."""
     out = Rendered()
     out.add(header(role, tools, instruction))
     render_history(out, steps)

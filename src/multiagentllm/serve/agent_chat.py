@@ -21,6 +21,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from multiagentllm.agent.loop import Agent, AgentConfig, Event, Result
+from multiagentllm.roles.registry import model_role
 from multiagentllm.roles.render import call_text, plan_text
 from multiagentllm.serve.config import AGENT_MODEL
 from multiagentllm.serve.conversation import Conversation, parse_conversation
@@ -104,7 +105,7 @@ def plan_episode(state: ServerState, req: ChatRequest) -> EpisodePlan:
             raise APIError(422, f"the history calls {past.call.name!r}, which is not among the "
                                 f"offered tools ({', '.join(names) or 'none'})",
                            param="messages", code="history_mismatch")
-    plan_role, call_role = ("single", "single") if state.single else ("planner", "caller")
+    plan_role, call_role = model_role("planner", state.single), model_role("caller", state.single)
     outputs: list[tuple[str, str]] = []
     for past in conv.calls:  # what the planner and the caller would have written
         outputs.append((plan_role, plan_text(past.rationale, "caller")))
@@ -123,7 +124,7 @@ def _check_first_prompt(state: ServerState, conv: Conversation, offered: list[di
     through as a 747k-character prompt."""
     max_tools = AgentConfig(**state.config.safeguards).max_tools
     shown = retrieve(offered, conv.instruction, max_tools, keep=[p.call.name for p in conv.calls])
-    model = "single" if state.single else "planner"
+    model = model_role("planner", state.single)
     check_prompt(render(model, "planner", conv, shown), "planner", state.config)
 
 

@@ -21,8 +21,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from multiagentllm.roles.registry import episode_roles
 from multiagentllm.serve.agent_chat import chat_agent
-from multiagentllm.serve.config import AGENT_MODEL, THREE_ROLES, ServeConfig
+from multiagentllm.serve.config import AGENT_MODEL, ServeConfig
 from multiagentllm.serve.episodes import EpisodeStore
 from multiagentllm.serve.errors import APIError, install_handlers
 from multiagentllm.serve.gate import Gate
@@ -50,7 +51,7 @@ def create_app(llm_or_factory: LLMSource, registry: Any = None, *, config: Serve
         from multiagentllm.tools import default_registry
 
         registry = default_registry(timeout=config.tool_timeout)
-    roles = roles or (("single",) if single else THREE_ROLES)
+    roles = roles or episode_roles(single)
     worker = ModelWorker(llm_or_factory, max_batch=config.max_batch)
     state = ServerState(config=config, worker=worker, registry=registry, roles=tuple(roles),
                         single=single, store=EpisodeStore(config.paused_episodes, config.paused_ttl),

@@ -10,7 +10,6 @@ from multiagentllm.agent.loop import AgentConfig, safeguards
 from multiagentllm.serve.connection import head_deadline_protocol
 
 AGENT_MODEL = "alpha-umi"
-THREE_ROLES = ("planner", "caller", "summarizer")
 
 
 @dataclass

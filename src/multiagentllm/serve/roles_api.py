@@ -29,7 +29,7 @@ from typing import Any
 
 from fastapi.responses import StreamingResponse
 
-from multiagentllm.roles import FormatError, caller, planner, single, summarizer
+from multiagentllm.roles import FormatError, caller, planner, registry, summarizer
 from multiagentllm.serve.config import AGENT_MODEL, ServeConfig
 from multiagentllm.serve.conversation import Conversation, parse_conversation
 from multiagentllm.serve.errors import APIError
@@ -40,12 +40,10 @@ from multiagentllm.serve.responses import (
 from multiagentllm.serve.state import ServerState, as_api_error
 from multiagentllm.types import Step
 
-MODULES = {"planner": planner, "caller": caller, "summarizer": summarizer}
-
 
 def default_max_tokens(model: str) -> int:
-    module = MODULES.get(model)
-    return module.MAX_NEW_TOKENS if module else max(m.MAX_NEW_TOKENS for m in MODULES.values())
+    """The budget of the model's turn; for a model writing every turn (`single`), the largest."""
+    return max(registry.max_new_tokens(t) for t in ((model,) if model in registry.TRIO else registry.TRIO))
 
 
 def check_max_tokens(value: int | None, model: str, state: ServerState) -> int:
@@ -95,13 +93,7 @@ def render(model: str, turn: str, conv: Conversation, tools: list[dict[str, Any]
                        param="messages", code="invalid_value")
     if turn == "summarizer":
         steps.append(Step(conv.pending or "", "summarizer"))
-    if model == "single":
-        return single.prompt_for(turn, conv.instruction, tools, steps, rationale=conv.pending)
-    if turn == "planner":
-        return planner.prompt(conv.instruction, tools, steps)
-    if turn == "caller":
-        return caller.prompt(conv.instruction, tools, steps, conv.pending)
-    return summarizer.prompt(conv.instruction, tools, steps)
+    return registry.prompt(turn, conv.instruction, tools, steps, conv.pending, single=model == "single")
 
 
 def check_prompt(prompt: str, turn: str, config: ServeConfig) -> None:
@@ -126,9 +118,8 @@ def role_prompt(state: ServerState, req: ChatRequest) -> tuple[str, str]:
 async def chat_role(state: ServerState, req: ChatRequest) -> Any:
     # off the event loop: checking a large tool list takes a while (see `agent_chat.chat_agent`)
     turn, prompt = await asyncio.to_thread(role_prompt, state, req)
-    module = MODULES[turn]
     max_new = check_max_tokens(req.max_completion_tokens or req.max_tokens, turn, state)
-    stop = list(dict.fromkeys([*module.STOP, *stop_list(req.stop, state.config)]))
+    stop = list(dict.fromkeys([*registry.stop(turn), *stop_list(req.stop, state.config)]))
     raw = (await generate(state, [prompt], role=req.model, max_new_tokens=max_new, stop=stop))[0]
     count = state.count_tokens
     used = usage(count(prompt), count(raw))

@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-DATASETS = ("global", "planner", "caller", "summarizer", "single")
+from multiagentllm.roles.registry import DATASETS
+
 PRESETS = ("cpu-demo", "cpu-full", "tinyllama")
 
 

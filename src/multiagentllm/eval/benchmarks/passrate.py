@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 from multiagentllm.agent.faults import total

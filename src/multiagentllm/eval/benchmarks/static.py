@@ -35,6 +35,7 @@ from multiagentllm.io import (
     DataError, SkipReport, iter_jsonl, json_lines, read_trajectories, require_records, write_json, write_jsonl,
 )
 from multiagentllm.roles import FormatError, caller, planner, summarizer
+from multiagentllm.roles.registry import TRIO
 from multiagentllm.types import Trajectory
 
 METRICS = ("plan_acc", "act_em", "hallu", "arg_f1", "rouge_l")
@@ -136,7 +137,7 @@ def item_figures(record: dict[str, Any]) -> dict[str, float]:
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {m: mean(r[m] for r in records if m in r) for m in METRICS}
-    out["counts"] = {turn: sum(r["turn"] == turn for r in records) for turn in ("planner", "caller", "summarizer")}
+    out["counts"] = {turn: sum(r["turn"] == turn for r in records) for turn in TRIO}
     out["unparsed"] = sum("reason" in r for r in records)
     out["faults"] = total(Counter({"caller_outputs": 1, **({r["fault"]: 1} if r.get("fault") else {})})
                           for r in records if r["turn"] == "caller")

@@ -18,9 +18,9 @@ from multiagentllm.checkpoint import MANIFEST, CheckpointError, Manifest, load_b
 from multiagentllm.models.backends.hf import HFBackend, RoleModel
 from multiagentllm.models.load import load_tokenizer, resolve_base
 from multiagentllm.paths import repo_path
+from multiagentllm.roles.registry import TRIO
 from multiagentllm.roles.render import PROMPT_VERSION
 
-TRIO = ("planner", "caller", "summarizer")
 DEFAULT_NAMES = ("cpu-full", "cpu-demo")  # preferred shipped checkpoints under checkpoints/
 TRAIN_HINT = ("train it with `umi data build --out out/data` then `umi train glpft --preset cpu-demo "
               "--data out/data --out checkpoints/cpu-demo`, or pass --checkpoint DIR (a folder with "

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from multiagentllm.models.tokens import encode
+from multiagentllm.roles.registry import episode_roles
 
 N_CTX = 8192  # KV positions shared by the role sequences; the oldest other sequence is dropped when full
 N_BATCH = 512  # prompt tokens per forward while prefilling
@@ -304,7 +305,7 @@ def load_gguf(folder: str | Path, *, single: bool = False, threads: int | None =
                             "(a source build) or use the torch backend")
     folder = Path(folder).expanduser()
     info = read_export(folder)
-    wanted = ("single",) if single else ("planner", "caller", "summarizer")
+    wanted = episode_roles(single)
     missing = [r for r in wanted if r not in info["adapters"]]
     if missing:
         raise LlamaCppError(f"{folder} has no {', '.join(missing)} adapter")
