@@ -7,6 +7,7 @@ import pytest
 
 from multiagentllm.eval.generate import Generator, System
 from multiagentllm.eval.benchmarks.static import evaluate_static
+from multiagentllm.eval.report import markdown
 from multiagentllm.io import DataError
 from multiagentllm.roles import caller, planner, summarizer
 from multiagentllm.roles.registry import ROLES
@@ -109,3 +110,31 @@ def test_alpha_umi_conversations_format(tmp_path, scripted):
     report, _ = evaluate_static(path, Generator(System(scripted(_respond)), progress=False))
     assert report["n"] == 1 and report["counts"] == {"planner": 2, "caller": 1, "summarizer": 1}
     assert report["plan_acc"] == 1.0 and report["arg_f1"] == 1.0 and report["rouge_l"] == pytest.approx(1.0)
+
+
+def test_alpha_umi_planner_turns_without_next_are_scored_as_calls(tmp_path, scripted):
+    """A DFSDT record of the paper's test data: a planner turn with no `Next:` line before a caller
+    turn (a call, as the paper's evaluator scores it), a restart prompt before a retry (context,
+    not a step); the report says how many records each rule touched."""
+    turns = [{"from": "user", "value": "Weather in Paris?"},
+             {"from": "assistant", "value": "Look it up."},
+             {"from": "caller", "value": "Action: get_weather\nAction Input: {\"city\": \"Paris\"}"},
+             {"from": "observation", "value": "{\"error\": \"timeout\"}"},
+             {"from": "user", "value": "This is not the first time you try this task, all previous trails failed."},
+             {"from": "assistant", "value": "Try again. Next: caller."},
+             {"from": "caller", "value": "Action: get_weather\nAction Input: {\"city\": \"Paris\"}"},
+             {"from": "observation", "value": "{\"temp_c\": 11}"},
+             {"from": "assistant", "value": "Enough. Next: conclusion."},
+             {"from": "conclusion", "value": "It is 11 C in Paris."}]
+    labelled = [*turns[:1], {"from": "assistant", "value": "Look it up. Next: caller."}, *turns[2:4], *turns[5:]]
+    path = tmp_path / "test_alpha.json"
+    path.write_text(json.dumps([{"tools": TOOLS, "conversations": turns},
+                                {"tools": TOOLS, "conversations": labelled}], indent=1))
+    report, records = evaluate_static(path, Generator(System(scripted(_respond)), progress=False))
+    assert report["n"] == 2 and report["bad_items"] == 0
+    assert report["counts"] == {"planner": 6, "caller": 4, "summarizer": 2}
+    assert [r["reference"] for r in records if r["turn"] == "planner" and r["step"] == 0] == ["caller", "caller"]
+    assert report["read_rules"]["unlabelled_calls"] == {"records": 1, "turns": 1}
+    assert report["read_rules"]["restart_prompts"] == {"records": 1, "turns": 1}
+    assert report["read_rules"]["joined_thoughts"] == {"records": 0, "turns": 0}
+    assert "unlabelled_calls 1 of 2 (1 turns)" in markdown(report)

@@ -5,6 +5,7 @@
     umi eval bfcl     --questions BFCL_v4_simple_python.json [--answers possible_answer/...]
     umi eval passrate --data synth_test.jsonl
     umi eval compare  runs/eval/*.json --out runs/eval/compare
+    umi eval failures results/cpu-full-runtime [--system alpha-umi] [--out FILE]
     umi eval suite    --checkpoint DIR --data out/data --out runs/suite [--limit-static N ...]
 
 Every run command takes --limit N, --out FILE (the JSON report; a Markdown table, a PNG chart
@@ -206,6 +207,25 @@ def paired(results: Annotated[Path, typer.Argument(help="A suite's output folder
     typer.echo(pair.markdown(rows, label_a, label_b, resamples))
     if faults:
         typer.echo(pair.faults_markdown(faults))
+    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@app.command()
+def failures(results: Annotated[Path, typer.Argument(help="A suite's output folder (with <benchmark>-<system>.items.jsonl files).")],
+             system: Annotated[str, typer.Option(help="Whose items are classified.")] = "alpha-umi",
+             out: Annotated[Optional[Path], typer.Option(help="Write <out>.md and <out>.json (default: <results>/failures, "
+                                                             "failures-<system> for another system).")] = None,
+             data_root: Annotated[Optional[Path], typer.Option(help="Where the reports' data paths are found "
+                                                                   "(default: the checkout).")] = None) -> None:
+    """Every failed item sorted into a category (format, repeated call, wrong tool, ...) per benchmark and group."""
+    from multiagentllm.eval import failures as fail
+
+    try:
+        analysis = fail.analyse(results, system, data_root)
+    except (OSError, ValueError) as e:
+        raise typer.BadParameter(str(e)) from None
+    paths = fail.write(analysis, out or results / ("failures" if system == "alpha-umi" else f"failures-{system}"))
+    typer.echo(fail.markdown(analysis))
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 
 

@@ -41,6 +41,10 @@ def markdown(report: dict[str, Any]) -> str:
     for name, r in rows:
         lines.append(f"| {name} | {r.get('n', '')} | " + " | ".join(pct(r.get(c)) for c in cols) + " |")
     tail = f"\n\nBad input items (reported, not scored): {report.get('bad_items', 0)}"
+    rules = report.get("read_rules") or {}
+    if rules:
+        tail += "\n\nRecords read by a loader rule: " + ", ".join(
+            f"{rule} {r['records']} of {report.get('n', '?')} ({r['turns']} turns)" for rule, r in rules.items())
     return head + "\n".join(lines) + tail + "\n"
 
 

@@ -132,6 +132,45 @@ def test_raw_stage_1_chains(tmp_path):
     assert traj.answer == "Done." and traj.steps[0].rationale == "Fetch it."
 
 
+# A DFSDT record as the paper's test files hold them: a planner turn without a `Next:` label right
+# before a caller turn, and one before a restart prompt, after which the planner retries.
+DFSDT = [turn("user", "Show quiz 1."),
+         turn("assistant", "I should fetch quiz 1.\n Next: caller."),
+         turn("caller", 'Action: quiz_for_moodring\nAction Input: {"quizid": "one"}'),
+         turn("observation", "{'error': 'bad id'}"),
+         turn("assistant", "The id must be a number, try again.\n"),  # no label, a caller turn follows
+         turn("caller", 'Action: quiz_for_moodring\nAction Input: {"quizid": "1"}'),
+         turn("observation", "{'error': 'timeout'}"),
+         turn("assistant", "It timed out; I cannot get the quiz this way.\n"),  # no label, a retry follows
+         turn("user", RESTART),
+         turn("assistant", "Fetch the quiz list instead.\n Next: caller."),
+         turn("caller", "Action: users_for_moodring\nAction Input: {}"),
+         turn("observation", "{'quiz': 'Parramatta'}"),
+         turn("assistant", "Found it.\n Next: conclusion."),
+         turn("conclusion", "Quiz 1 is called Parramatta.")]
+
+
+def test_unlabelled_planner_turns_are_read_as_the_papers_evaluator_scores_them(tmp_path):
+    (traj,) = load_alpha_umi(write(tmp_path, [conversation(DFSDT)]))
+    assert [s.next for s in traj.steps] == ["caller", "caller", "caller", "summarizer"]
+    assert traj.steps[1].rationale == "The id must be a number, try again."
+    assert traj.steps[1].action == ToolCall("quiz_for_moodring", {"quizid": "1"})
+    assert traj.steps[2].rationale == "It timed out; I cannot get the quiz this way.\nFetch the quiz list instead."
+    assert traj.steps[2].action == ToolCall("users_for_moodring", {})
+    assert traj.answer == "Quiz 1 is called Parramatta."
+    assert traj.meta["unlabelled_calls"] == 1 and traj.meta["joined_thoughts"] == 1
+    assert traj.meta["restart_prompts"] == 1
+    (plain,) = load_alpha_umi(write(tmp_path, [conversation(SOLVED)], "solved.json"))
+    assert plain.meta["unlabelled_calls"] == 0 and plain.meta["joined_thoughts"] == 1
+
+
+def test_unlabelled_planner_turn_in_role_rows(tmp_path):
+    """The rows cut from a DFSDT conversation rebuild the same episode as the conversation."""
+    (rebuilt,) = load_alpha_umi(write(tmp_path, role_rows(DFSDT), "train_planner.json"))
+    (whole,) = load_alpha_umi(write(tmp_path, [conversation(DFSDT)], "test.json"))
+    assert rebuilt.steps == whole.steps and rebuilt.answer == whole.answer
+
+
 def replace(turns, i, value):
     return [*turns[:i], turn(turns[i]["from"], value), *turns[i + 1:]]
 
@@ -148,6 +187,8 @@ def replace(turns, i, value):
     ([*GIVEN_UP, turn("conclusion", "x")], "a turn follows the final planner decision"),
     ([SOLVED[0], turn("caller", "Action: quiz_for_moodring\nAction Input: {}")], "without the planner turn"),
     ([*SOLVED[:2], turn("tool", "x")], "unknown turn 'from': 'tool'"),
+    ([*SOLVED[:5], turn("assistant", "Thinking.\n"), turn("observation", "x")],
+     "followed by no caller turn, planner turn or restart prompt"),
 ])
 def test_bad_conversations_name_file_and_line(tmp_path, turns, reason):
     path = write(tmp_path, [conversation(SOLVED), conversation(turns)])

@@ -21,8 +21,18 @@ Tools come as `{"Name", "function", "input": {param: "type, description"}}` (alp
 compact form, which keeps no `required` list: every parameter is left optional) or as OpenAI
 function schemas.  As in `toolbench`: DFSDT restart prompts (`user` turns after the first) are
 dropped and counted in `meta["restart_prompts"]`; an empty thought gets a rationale derived from
-the call; two planner turns in a row (the first without a `Next:` label) are one step; the
-observations are kept as the file has them (alpha-UMi kept only the `response` part).
+the call; the observations are kept as the file has them (alpha-UMi kept only the `response` part).
+
+DFSDT trajectories also hold planner turns with no `Next:` label.  They are read as the paper's
+evaluator (`GLPFT/inference_utils/toolbench/evaluate-multi_agent.py`) scores them, where every
+planner turn without `Next: give up` or `Next: conclusion` is a call, and each rule is counted
+in the trajectory's meta so a report can say how many records it touched:
+
+* an unlabelled planner turn followed by a caller turn is a `Next: caller` step
+  (`meta["unlabelled_calls"]`);
+* an unlabelled planner turn followed by another planner turn, or by a restart prompt before a
+  retry, is a thought: the next planner turn's decision completes it, and both texts are that
+  step's rationale (`meta["joined_thoughts"]`).
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,14 +84,22 @@ def convert_tool(tool: Any, where: str = "tool") -> dict[str, Any]:
             "parameters": {"type": "object", "properties": properties, "required": []}}
 
 
+@dataclass
+class TurnsEpisode(Episode):
+    """An episode read from alpha-UMi turns, with the counts of the unlabelled-turn rules."""
+
+    unlabelled_calls: int = 0
+    joined_thoughts: int = 0
+
+
 def episode_from_turns(turns: Any, tools: list[dict[str, Any]], where: str = "conversations", *,
-                       partial_ok: bool = False) -> Episode | None:
+                       partial_ok: bool = False) -> TurnsEpisode | None:
     """Read alpha-UMi turns into steps.  With `partial_ok`, turns that stop before the episode
     ends give None (a role row's prefix); otherwise that is an error like any other."""
     if not isinstance(turns, list):
         raise ValueError(f"{where} must be a list of turns")
     by_name = {t["name"]: t for t in tools}
-    ep, pending = Episode(), []
+    ep, pending = TurnsEpisode(), []
 
     def turn(i: int, expected: str) -> str | None:
         if i >= len(turns):
@@ -115,13 +134,20 @@ def episode_from_turns(turns: Any, tools: list[dict[str, Any]], where: str = "co
                 if label:
                     raise ValueError(f"{at}: unknown planner decision {label.group(0).strip()!r}; "
                                      "expected Next: caller, conclusion or give up") from None
-                if i + 1 < len(turns) and turns[i + 1].get("from") == "assistant":
+                following = _following(turns, i + 1)
+                if following in ("assistant", "restart"):
                     pending.append(value.strip())  # a thought; the next planner turn decides
+                    ep.joined_thoughts += 1
                     i += 1
                     continue
-                if partial_ok and i + 1 == len(turns):
+                if following == "caller":  # the paper's rule: no give up, no conclusion -> a call
+                    rationale, next_ = value.strip(), "caller"
+                    ep.unlabelled_calls += 1
+                elif partial_ok and i + 1 == len(turns):
                     return None
-                raise ValueError(f"{at}: planner turn without 'Next: caller|conclusion|give up'") from None
+                else:
+                    raise ValueError(f"{at}: planner turn without 'Next: caller|conclusion|give up', "
+                                     "followed by no caller turn, planner turn or restart prompt") from None
             rationale = "\n".join([*pending, rationale]).strip()
             pending = []
             step = _step(ep, i, rationale, next_, by_name, turn, at)
@@ -142,6 +168,16 @@ def episode_from_turns(turns: Any, tools: list[dict[str, Any]], where: str = "co
             return None
         raise ValueError(f"{where}: the conversation ends before the planner decides conclusion or give up")
     return ep
+
+
+def _following(turns: list, i: int) -> str | None:
+    """What turn `i` is, for an unlabelled planner turn before it: 'restart' for a restart prompt."""
+    t = turns[i] if i < len(turns) else None
+    if not isinstance(t, dict):
+        return None
+    if t.get("from") == "user" and str(t.get("value", "")).startswith(RESTART_PROMPT):
+        return "restart"
+    return t.get("from")
 
 
 def _step(ep: Episode, i: int, rationale: str, next_: str, by_name: dict, turn, at: str) -> Step | None:
@@ -234,8 +270,10 @@ def record_trajectories(rec: Any, index: int, stem: str, file: str) -> list[Traj
         return []
     if isinstance(rec.get("instruction"), str) and rec["instruction"].strip():
         ep.instruction = rec["instruction"].strip()
-    return [trajectory(ep, id=f"{SOURCE}-{stem}-{index}", source=SOURCE, tools=tools,
-                       meta={"file": file, "record": index, "format": fmt})]
+    meta: dict[str, Any] = {"file": file, "record": index, "format": fmt}
+    if isinstance(ep, TurnsEpisode):
+        meta.update(unlabelled_calls=ep.unlabelled_calls, joined_thoughts=ep.joined_thoughts)
+    return [trajectory(ep, id=f"{SOURCE}-{stem}-{index}", source=SOURCE, tools=tools, meta=meta)]
 
 
 def _list(value: Any, name: str) -> list:

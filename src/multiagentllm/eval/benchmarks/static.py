@@ -7,7 +7,10 @@ Metrics are reported overall and per test group (`meta["group"]`, else the traje
 
 Reads canonical trajectory JSONL, or the alpha-UMi `conversations` format (detected from the
 first record) through `multiagentllm.data.loaders.alpha_umi`.  A test item that does not parse is
-counted and reported with its file and line, never silently dropped.
+counted and reported with its file and line, never silently dropped.  The report's `read_rules`
+says how many test records (and turns) each reading rule of the loaders touched: planner turns
+without a `Next:` label scored as calls, thoughts joined to the next decision, restart prompts
+kept out of the history (see the alpha_umi loader).
 
 In the suite the benchmark runs on a seeded sample of the held-out test split, stratified by
 source with equal shares (a source with fewer rows gives the rest to the others), written once to
@@ -39,6 +42,7 @@ from multiagentllm.roles.registry import TRIO
 from multiagentllm.types import Trajectory
 
 METRICS = ("plan_acc", "act_em", "hallu", "arg_f1", "rouge_l")
+READ_RULES = ("unlabelled_calls", "joined_thoughts", "restart_prompts")
 
 
 def _first_record(path: Path) -> Any:
@@ -70,6 +74,14 @@ def _load(path: Path, report: SkipReport) -> list[Trajectory]:
                             "(multiagentllm.data.loaders.alpha_umi) is not installed") from None
         return [t for t in load_alpha_umi(path, skip_bad=True, report=report) if isinstance(t, Trajectory)]
     return list(read_trajectories(path, skip_bad=True, report=report))
+
+
+def read_rules(trajs: list[Trajectory]) -> dict[str, dict[str, int]]:
+    """For each reading rule a loader counted in the trajectories' meta: the records it touched
+    and how many times in all (rules no trajectory counts are left out)."""
+    return {rule: {"records": sum(bool(t.meta.get(rule)) for t in trajs),
+                   "turns": sum(int(t.meta.get(rule) or 0) for t in trajs)}
+            for rule in READ_RULES if any(rule in t.meta for t in trajs)}
 
 
 def group_of(traj: Trajectory) -> str:
@@ -159,7 +171,7 @@ def evaluate_static(path: str | os.PathLike, gen: Generator, *, limit: int | Non
         by_group[r["group"]].append(r)
     report = {"benchmark": "static", "data": [str(path)], "n": len(trajs), **summarize(records),
               "groups": {g: {"n": len({r["id"] for r in rs}), **summarize(rs)} for g, rs in sorted(by_group.items())},
-              "bad_items": bad.skipped, "bad_examples": bad.examples}
+              "bad_items": bad.skipped, "bad_examples": bad.examples, "read_rules": read_rules(trajs)}
     return report, records
 
 
