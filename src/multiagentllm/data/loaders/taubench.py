@@ -29,7 +29,8 @@ other text (most dev tasks are free narratives) is kept whole with its pronouns 
 first person. `meta["rewrite"]` says which. The user simulator's behaviour notes ("Be initially
 indecisive ...") stay in such a narrative: there is no user to play them in a one-turn request.
 
-Only `tasks_train.py` is a training source: the dev tasks are the benchmark
+`meta["taubench_split"]` names tau-bench's split; it is not `meta["split"]`, so the data build
+splits these trajectories by instruction like any other source. Only `tasks_train.py` is a training source: the dev tasks are the benchmark
 (`eval/taubench.py`), and this loader refuses `tasks_dev.py` and `tasks_test.py`.
 """
 
@@ -271,7 +272,7 @@ def play_task(task: TauTask, data: Path, *, split: str = "train") -> Trajectory:
     tools = ep.registry.schemas([n for n in ep.registry.names if n in used])
     return Trajectory(id=f"{SOURCE}-{split}-{task.index}", instruction=request, tools=tools, steps=ep.steps,
                       answer=answer, outcome="solved", source=SOURCE,
-                      meta={"split": split, "task_index": task.index, "user_id": task.user_id, "rewrite": rewrite,
+                      meta={"taubench_split": split, "task_index": task.index, "user_id": task.user_id, "rewrite": rewrite,
                             "scenario": task.scenario, "gold_actions": [c.to_dict() for c in task.actions],
                             "state_hash": expected, "derived_rationales": len(ep.steps)})
 
