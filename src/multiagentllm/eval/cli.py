@@ -4,6 +4,7 @@
     umi eval apibench [--data torchhub_eval.json ...]
     umi eval bfcl     --questions BFCL_v4_simple_python.json [--answers possible_answer/...]
     umi eval passrate --data synth_test.jsonl
+    umi eval taubench [--data tasks_dev.py]
     umi eval compare  runs/eval/*.json --out runs/eval/compare
     umi eval failures results/cpu-full-runtime [--system alpha-umi] [--out FILE]
     umi eval suite    --checkpoint DIR --data out/data --out runs/suite [--limit-static N ...]
@@ -173,6 +174,28 @@ def passrate(data: Annotated[Path, typer.Option(help="Trajectories whose tasks a
     report, records, gen = passrate_bench.run(Items([data], [data], limit, {"seed": seed}), system, cache,
                                               families=families, max_steps=max_steps)
     _finish(report, records, system, gen, out)
+
+
+@app.command()
+def taubench(data: Annotated[Optional[Path], typer.Option(help="tau-bench task file (default: the retail dev tasks, "
+                                                           "tasks_dev.py, under the data root).")] = None,
+             checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
+             model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None, name: Name = None,
+             max_steps: Annotated[int, typer.Option(help="Planner turns per episode.", min=1)] = 20,
+             max_tools: Annotated[Optional[int], typer.Option(help="Offer the K most relevant retail tools "
+                                                              "(default: all, as tau-bench).", min=1)] = None,
+             no_constrain: NoConstrain = False, no_guard: NoGuard = False, no_grounding: NoGrounding = False,
+             plain: Plain = False) -> None:
+    """tau-bench retail: the agent plays each task over a fresh copy of the store's database;
+    it passes when the database ends as the gold actions leave it."""
+    from multiagentllm.eval.taubench import evaluate_taubench
+
+    system = _system(checkpoint, single, base, endpoint, model, name,
+                     runtime_options(no_constrain, max_tools is None, no_guard, no_grounding, plain, max_tools))
+    out, cache = _paths("taubench", system.name, out, cache)
+    with _bad_input():
+        report, records = evaluate_taubench(data, system, limit=limit, cache=cache, max_steps=max_steps)
+    _finish(report, records, system, None, out)
 
 
 @app.command()

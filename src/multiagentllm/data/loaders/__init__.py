@@ -124,6 +124,9 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
            "NESTFUL nested call sequences (v1 data + sibling spec files, or v2 with tools per sample)"),
     Source("tooltalk", ("ToolTalk/data/easy/*.json", "ToolTalk/data/tooltalk/*.json"),
            "tooltalk:load_tooltalk", "trajectory", "ToolTalk multi-turn conversations"),
+    Source("taubench_retail", ("tau-bench/tau_bench/envs/retail/tasks_train.py",), "taubench:load_taubench",
+           "trajectory", "tau-bench retail training tasks played against its database: look-ups, the gold "
+           "writes, state-verified (the dev tasks are `umi eval taubench`)"),
     Source("alpha_umi", (), "alpha_umi:load_alpha_umi", "trajectory",
            "alpha-UMi released role data ({tools, history, input, target} or conversations); by path"),
     Source("glaive", ("LLaMA-Factory/data/glaive_toolcall_en_demo.json",), "chat:load_sharegpt", "trajectory",

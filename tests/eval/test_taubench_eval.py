@@ -1,0 +1,88 @@
+"""tau-bench retail benchmark: the real agent and the retail tools, scored by the database state."""
+
+import json
+
+import pytest
+
+from multiagentllm.data.loaders.taubench import parse_tasks, play_task
+from multiagentllm.eval.generate import System
+from multiagentllm.eval.taubench import default_tasks, evaluate_taubench, load_items, run_item
+from multiagentllm.tools.library import retail
+
+DEV = default_tasks()
+pytestmark = pytest.mark.skipif(not (retail.available() and DEV.exists()), reason="tau-bench retail data not found")
+
+
+def gold_player(refs, wrong=None):
+    """Plays the careful-agent trajectory of each task (`play_task`); `wrong` swaps a write's
+    arguments (a wrong write)."""
+    def respond(role, prompt):
+        ref = next(t for t in refs if f"<s> {t.instruction} </s>" in prompt)
+        done = prompt.count("\nObservation: ")
+        if prompt.endswith("Answer:\n"):
+            return ref.answer
+        if prompt.endswith("Next: Caller\n"):
+            a = ref.steps[done].action
+            args = wrong(a) if wrong else a.arguments
+            return f"Action: {a.name}\nAction Input: {json.dumps(args)}"
+        step = ref.steps[done]
+        return f"Rationale: {step.rationale}\nNext: {'Caller' if step.next == 'caller' else 'Summarizer'}"
+    return respond
+
+
+@pytest.fixture(scope="module")
+def refs():
+    tasks = list(parse_tasks(DEV))[:2]  # a cancellation and a two-item exchange
+    items = load_items(DEV)[:2]
+    out = [play_task(t, DEV.parent / "data", split="dev") for t in tasks]
+    for ref, item in zip(out, items):  # the benchmark's request is the loader's
+        assert ref.instruction == item.instruction
+    return out
+
+
+def test_dev_items():
+    items = load_items()
+    assert len(items) == 20 and items[0].id == "taubench-dev-0"
+    assert items[0].instruction.startswith("My name is Olivia Ito and my zip code is 80218. I've ordered an item")
+    assert [c.name for c in items[0].actions] == ["cancel_pending_order"]
+    assert all(not i.gold_errors for i in items)
+    # a task whose gold is to change nothing passes only if the database is left as it was
+    assert items[17].actions == [] and items[17].gold_hash == retail.RetailDB.load(items[17].data).state_hash()
+
+
+def test_playing_the_gold_trajectory_passes(refs, scripted):
+    items = load_items(DEV)[:2]
+    for item in items:
+        record = run_item(scripted(gold_player(refs)), item)
+        assert record["passed"], record
+        assert record["status"] == "solved"
+        assert [c["name"] for c in record["calls"]][-1] == item.actions[-1].name
+
+
+def test_a_wrong_write_fails(refs, scripted):
+    def cancel_for_other_reason(action):
+        if action.name == "cancel_pending_order":
+            return {**action.arguments, "reason": "ordered by mistake"}
+        return action.arguments
+
+    record = run_item(scripted(gold_player(refs, wrong=cancel_for_other_reason)), load_items(DEV)[0])
+    assert not record["passed"] and record["reason"].startswith("the database state differs")
+
+
+def test_evaluate_reports_a_pass_rate(refs, scripted, tmp_path):
+    report, records = evaluate_taubench(DEV, System(scripted(gold_player(refs)), max_tools=None), limit=2,
+                                        cache=tmp_path / "c.jsonl", progress=False)
+    assert report["benchmark"] == "taubench" and report["n"] == 2 and report["pass_rate"] == 1.0, records
+    assert report["max_tools"] is None and report["gold_errors"] == 0 and report["bad_items"] == 0
+
+
+def test_cli_names_a_bad_task_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from multiagentllm.eval.cli import app
+
+    bad = tmp_path / "tasks_dev.py"
+    bad.write_text("TASKS_DEV = [\n    Task(\n")
+    result = CliRunner().invoke(app, ["taubench", "--data", str(bad), "--endpoint", "http://127.0.0.1:9/v1",
+                                      "--model", "m", "--out", str(tmp_path / "r.json")], env={"COLUMNS": "1000"})
+    assert result.exit_code != 0 and "tasks_dev.py:2: not valid Python" in result.output
