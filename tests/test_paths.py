@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from multiagentllm import paths
-from multiagentllm.data.build import default_data_root
+from multiagentllm.paths import default_data_root
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -40,3 +40,16 @@ def portable(path: str | os.PathLike) -> str:
     if common == Path(common.anchor):
         return str(path)
     return os.path.relpath(full, base)
+
+
+def default_data_root() -> Path:
+    """The public datasets: $UMI_DATA_ROOT, else `../shared/datasets` beside the current
+    directory or beside the checkout, whichever exists (the former if neither does)."""
+    env = os.environ.get("UMI_DATA_ROOT")
+    if env:
+        return Path(env)
+    for base in filter(None, (Path.cwd(), repo_root())):  # no checkout when installed as a wheel
+        candidate = (base / ".." / "shared" / "datasets").resolve()
+        if candidate.exists():
+            return candidate
+    return (Path.cwd() / ".." / "shared" / "datasets").resolve()

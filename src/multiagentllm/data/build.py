@@ -37,7 +37,7 @@ from multiagentllm.data.splits import SPLITS, assign_splits
 from multiagentllm.io import (
     DataError, SkipReport, atomic_dir, read_trajectories, require_records, write_json, write_jsonl,
 )
-from multiagentllm.paths import repo_root
+from multiagentllm.paths import default_data_root
 from multiagentllm.roles.render import PROMPT_VERSION
 from multiagentllm.types import Trajectory
 
@@ -54,21 +54,6 @@ class BuildReport:
     out: Path
     counts: dict[str, Any] = field(default_factory=dict)
     skipped: SkipReport = field(default_factory=SkipReport)
-
-
-def default_data_root() -> Path:
-    """The public datasets: $UMI_DATA_ROOT, else `../shared/datasets` beside the current
-    directory or beside the checkout, whichever exists (the former if neither does)."""
-    import os
-
-    env = os.environ.get("UMI_DATA_ROOT")
-    if env:
-        return Path(env)
-    for base in filter(None, (Path.cwd(), repo_root())):  # no checkout when installed as a wheel
-        candidate = (base / ".." / "shared" / "datasets").resolve()
-        if candidate.exists():
-            return candidate
-    return (Path.cwd() / ".." / "shared" / "datasets").resolve()
 
 
 def trajectory_fingerprint(t: Trajectory) -> str:

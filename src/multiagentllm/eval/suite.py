@@ -38,7 +38,7 @@ from rich.markup import escape
 from multiagentllm import __version__
 from multiagentllm.agent import loop
 from multiagentllm.agent.loop import SAFEGUARDS
-from multiagentllm.data.build import default_data_root
+from multiagentllm.paths import default_data_root
 from multiagentllm.eval import systems
 from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Benchmark, Items, Missing, Where, bfcl
 from multiagentllm.eval.benchmarks.base import file_fingerprint, read_object

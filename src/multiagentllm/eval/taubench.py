@@ -54,7 +54,7 @@ class TauItem:
 
 
 def default_tasks() -> Path:
-    from multiagentllm.data.build import default_data_root
+    from multiagentllm.paths import default_data_root
 
     return default_data_root() / DEV_TASKS
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from multiagentllm.data.build import default_data_root
+from multiagentllm.paths import default_data_root
 from multiagentllm.data.synth.card import card, stats
 from multiagentllm.data.synth.engine import synthesize
 from multiagentllm.data.synth.real import real_trajectories

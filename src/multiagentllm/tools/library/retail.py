@@ -2,7 +2,7 @@
 
 The database is tau-bench's (MIT, sierra-research/tau-bench), read from the shared datasets
 folder (`tau-bench/tau_bench/envs/retail/data/{users,orders,products}.json`, under
-`data.build.default_data_root()`, i.e. $UMI_DATA_ROOT or ../shared/datasets); it is never
+`paths.default_data_root()`, i.e. $UMI_DATA_ROOT or ../shared/datasets); it is never
 copied into the repository. The tools are written here from tau-bench's tool descriptions and
 data, and follow its rules so that the same calls leave the same database state: a pending order
 can be cancelled (refund of every payment, a gift card credited at once) or have its address,
@@ -33,6 +33,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from multiagentllm.paths import default_data_root
 from multiagentllm.tools.registry import ToolError, ToolRegistry, tool
 from multiagentllm.tools.world import World
 
@@ -43,8 +44,6 @@ TABLES = ("users", "orders", "products")
 def data_dir(data_root: str | os.PathLike | None = None) -> Path:
     """Where the retail database lives under the data root (the default root when None)."""
     if data_root is None:
-        from multiagentllm.data.build import default_data_root
-
         data_root = default_data_root()
     return Path(data_root) / DATA_SUBDIR
 
