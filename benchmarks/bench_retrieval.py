@@ -125,7 +125,7 @@ def fmt_ratio(value: float | None) -> str:
 
 
 def main() -> None:
-    from multiagentllm.data.build import default_data_root
+    from multiagentllm.paths import default_data_root
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT / "out/data/trajectories/test.jsonl",

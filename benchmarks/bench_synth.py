@@ -33,7 +33,7 @@ def main() -> None:
           f"({rate / BASELINE:.1f}x the 20k-in-10-min baseline of {BASELINE:.1f}/s); "
           f"{report['instructions_tried']} instructions, rejects {report['rejects']}")
     if args.real:
-        from multiagentllm.data.build import default_data_root
+        from multiagentllm.paths import default_data_root
         from multiagentllm.data.synth.real import REAL_SOURCES, real_trajectories
 
         for name in REAL_SOURCES:

@@ -167,14 +167,20 @@ def _as_list(text: str) -> list[Any] | None:
     return value if isinstance(value, list) else None
 
 
+def _json_text(raw: Any, at: str, what: str) -> Any:
+    """`raw`, parsed when it is JSON text (sources write arguments and tool lists both ways)."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{at}: {what + ' ' if what else ''}not valid JSON ({e.msg} at char {e.pos})") from None
+
+
 def _arguments(raw: Any, at: str) -> dict[str, Any]:
     if raw is None or raw == "":
         return {}
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{at}: arguments are not valid JSON ({e.msg} at char {e.pos})") from None
+    raw = _json_text(raw, at, "arguments are")
     if not isinstance(raw, dict):
         raise ValueError(f"{at}: arguments must be a JSON object, got {type(raw).__name__}")
     return raw
@@ -183,11 +189,7 @@ def _arguments(raw: Any, at: str) -> dict[str, Any]:
 def _tools(raw: Any, at: str = "tools") -> list[dict[str, Any]]:
     if raw is None or raw == "":
         return []
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{at}: not valid JSON ({e.msg} at char {e.pos})") from None
+    raw = _json_text(raw, at, "")
     if not isinstance(raw, list):
         raise ValueError(f"{at} must be a list of function definitions")
     tools = []
