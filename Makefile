@@ -9,7 +9,7 @@ OUT    ?= out/demo
 # llama-cpp-python is built from source for this machine's CPU (only the library, no tools)
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: setup demo test test-slow bench data cpu-full vllm clean
+.PHONY: setup demo test test-slow test-vllm bench data cpu-full vllm clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,6 +36,9 @@ test-slow: setup
 
 cpu-full: setup   # hours: the shipped checkpoints/cpu-full trio and results/cpu-full (resumable)
 	bash recipes/cpu_full.sh
+
+test-vllm: setup vllm   # an episode served by vLLM on CPU equals the in-process one (~2 min after install)
+	$(BIN)/pytest -q -m vllm
 
 vllm:   # vLLM for CPU in its own virtualenv .venv-vllm (about 3.5 GB)
 	bash scripts/setup_vllm.sh
