@@ -29,11 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from multiagentllm.agent.faults import total
 from multiagentllm.agent.loop import Agent, AgentConfig
-from multiagentllm.data.loaders.taubench import TauTask, parse_tasks
+from multiagentllm.data.loaders.taubench import TauTask, gold_run, parse_tasks
 from multiagentllm.data.loaders.taubench_text import scenario_request
-from multiagentllm.eval.generate import System
+from multiagentllm.eval.generate import CachedLLM, System
+from multiagentllm.eval.metrics import mean
 from multiagentllm.io import DataError, SkipReport
+from multiagentllm.paths import default_data_root, portable
+from multiagentllm.tools.library.retail import RetailDB, retail_registry
 from multiagentllm.types import ToolCall
 
 DEV_TASKS = Path("tau-bench/tau_bench/envs/retail/tasks_dev.py")
@@ -54,23 +58,14 @@ class TauItem:
 
 
 def default_tasks() -> Path:
-    from multiagentllm.paths import default_data_root
 
     return default_data_root() / DEV_TASKS
 
 
 def gold_outcome(task: TauTask, data: Path) -> tuple[str, list[str]]:
-    """The state hash the gold actions leave in a fresh database, and their errors (a failing
-    action changes nothing, as in tau-bench's reward)."""
-    from multiagentllm.tools.library.retail import RetailDB, retail_registry
-
-    registry = retail_registry(RetailDB.load(data), timeout=None)
-    errors = []
-    for k, call in enumerate(task.actions):
-        obs = registry.call(call.name, call.arguments)
-        if not obs.ok:
-            errors.append(f"gold action {k} {call.name}: {obs.error}")
-    return registry.world.retail_db.state_hash(), errors
+    """The state hash the gold actions leave in a fresh database, and their errors as text."""
+    state, errors = gold_run(task, data)
+    return state, [f"gold action {k} {name}: {error}" for k, name, error in errors]
 
 
 def load_items(path: str | os.PathLike | None = None, *, skip_bad: bool = False,
@@ -105,7 +100,6 @@ def run_item(agent_or_llm: Any, item: TauItem, *, max_steps: int = MAX_STEPS,
 
     `agent_or_llm` is a `System` (an LLM with the runtime's safeguard settings) or a bare `LLM`
     (every safeguard on, every tool offered)."""
-    from multiagentllm.tools.library.retail import RetailDB, retail_registry
 
     system = agent_or_llm if isinstance(agent_or_llm, System) else System(agent_or_llm, max_tools=None)
     registry = retail_registry(RetailDB.load(item.data))
@@ -126,10 +120,6 @@ def evaluate_taubench(path: str | os.PathLike | None, system: System, *, limit: 
     """The pass rate over the file's first `limit` tasks (all by default) and the per-item records."""
     from tqdm import tqdm
 
-    from multiagentllm.agent.faults import total
-    from multiagentllm.eval.generate import CachedLLM
-    from multiagentllm.eval.metrics import mean
-    from multiagentllm.paths import portable
 
     path = Path(path) if path is not None else default_tasks()
     bad = SkipReport()

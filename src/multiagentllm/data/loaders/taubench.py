@@ -43,8 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multiagentllm.data.loaders.taubench_text import scenario_request, split_name
+from multiagentllm.data.loaders.taubench_text import identity, scenario_request, split_name
 from multiagentllm.io import DataError, SkipReport, read_text, skip_or_raise
+from multiagentllm.tools.library.retail import RetailDB, retail_registry
 from multiagentllm.types import SchemaError, Step, ToolCall, Trajectory
 
 SOURCE = "taubench_retail"
@@ -124,23 +125,31 @@ class PlayError(ValueError):
     """A call of a task's trajectory failed, or its final state is not the gold actions' state."""
 
 
-def gold_state(task: TauTask, data: Path) -> str:
-    """The state hash the gold actions alone leave in a fresh database (tau-bench's reward)."""
-    from multiagentllm.tools.library.retail import RetailDB, retail_registry
-
+def gold_run(task: TauTask, data: Path) -> tuple[str, list[tuple[int, str, str]]]:
+    """The state hash the gold actions alone leave in a fresh database (tau-bench's reward), and
+    the (index, name, error) of each gold action that failed (a failing action changes nothing)."""
     registry = retail_registry(RetailDB.load(data), timeout=None)
+    errors = []
     for k, call in enumerate(task.actions):
         obs = registry.call(call.name, call.arguments)
         if not obs.ok:
-            raise PlayError(f"gold action {k} {call.name} fails: {obs.error}")
-    return registry.world.retail_db.state_hash()
+            errors.append((k, call.name, obs.error))
+    return registry.world.retail_db.state_hash(), errors
+
+
+def gold_state(task: TauTask, data: Path) -> str:
+    """`gold_run`'s state hash; a failing gold action raises `PlayError` naming the first."""
+    state, errors = gold_run(task, data)
+    if errors:
+        k, name, error = errors[0]
+        raise PlayError(f"gold action {k} {name} fails: {error}")
+    return state
 
 
 class _Episode:
     """The calls of one trajectory, each run as it is added."""
 
     def __init__(self, data: Path):
-        from multiagentllm.tools.library.retail import RetailDB, retail_registry
 
         self.registry = retail_registry(RetailDB.load(data), timeout=None)
         self.steps: list[Step] = []
@@ -156,7 +165,6 @@ class _Episode:
 
 
 def _find_user(ep: _Episode, task: TauTask) -> str:
-    from multiagentllm.data.loaders.taubench_text import identity
 
     who = identity(task.scenario)
     if who is None:

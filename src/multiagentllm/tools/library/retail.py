@@ -148,14 +148,21 @@ def attach(world: World, db: RetailDB) -> World:
     return world
 
 
-def _order(db: RetailDB, order_id: str) -> dict[str, Any]:
+def _order(db: RetailDB, order_id: str, status: str | None = None, action: str = "") -> dict[str, Any]:
+    """The order, editable; with `status`, one in that status or a ToolError that it cannot be `action`."""
     if db.get("orders", order_id) is None:
         raise ToolError("order not found")
-    return db.edit("orders", order_id)
+    order = db.edit("orders", order_id)
+    if status is not None and order["status"] != status:
+        raise ToolError(f"non-{status} order cannot be {action}")
+    return order
 
 
-def _payment_method(db: RetailDB, user_id: str, payment_method_id: str) -> dict[str, Any] | None:
-    return db.get("users", user_id)["payment_methods"].get(payment_method_id)
+def _payment_method(db: RetailDB, user_id: str, payment_method_id: str) -> dict[str, Any]:
+    method = db.get("users", user_id)["payment_methods"].get(payment_method_id)
+    if method is None:
+        raise ToolError("payment method not found")
+    return method
 
 
 def _credit_gift_card(db: RetailDB, user_id: str, payment_method_id: str, amount: float) -> None:
@@ -272,9 +279,7 @@ def cancel_pending_order(world: World, order_id: str, reason: Literal["no longer
     """
     db = database(world)
     with world.lock:
-        order = _order(db, order_id)
-        if order["status"] != "pending":
-            raise ToolError("non-pending order cannot be cancelled")
+        order = _order(db, order_id, "pending", "cancelled")
         if reason not in ("no longer needed", "ordered by mistake"):
             raise ToolError("invalid reason")
         refunds = []
@@ -305,9 +310,7 @@ def modify_pending_order_address(world: World, order_id: str, address1: str, add
     """
     db = database(world)
     with world.lock:
-        order = _order(db, order_id)
-        if order["status"] != "pending":
-            raise ToolError("non-pending order cannot be modified")
+        order = _order(db, order_id, "pending", "modified")
         order["address"] = {"address1": address1, "address2": address2, "city": city, "state": state,
                             "country": country, "zip": zip}
         return copy.deepcopy(order)
@@ -326,14 +329,10 @@ def modify_pending_order_items(world: World, order_id: str, item_ids: list[str],
     """
     db = database(world)
     with world.lock:
-        order = _order(db, order_id)
-        if order["status"] != "pending":
-            raise ToolError("non-pending order cannot be modified")
+        order = _order(db, order_id, "pending", "modified")
         _check_items(order, item_ids)
         diff = _price_difference(db, order, item_ids, new_item_ids)
         method = _payment_method(db, order["user_id"], payment_method_id)
-        if method is None:
-            raise ToolError("payment method not found")
         if method["source"] == "gift_card" and method["balance"] < diff:
             raise ToolError("insufficient gift card balance to pay for the new item")
         order["payment_history"].append({"transaction_type": "payment" if diff > 0 else "refund",
@@ -359,13 +358,9 @@ def modify_pending_order_payment(world: World, order_id: str, payment_method_id:
     """
     db = database(world)
     with world.lock:
-        order = _order(db, order_id)
-        if order["status"] != "pending":
-            raise ToolError("non-pending order cannot be modified")
+        order = _order(db, order_id, "pending", "modified")
         user_id = order["user_id"]
         method = _payment_method(db, user_id, payment_method_id)
-        if method is None:
-            raise ToolError("payment method not found")
         history = order["payment_history"]
         if len(history) > 1 or history[0]["transaction_type"] != "payment":
             raise ToolError("there should be exactly one payment for a pending order")
@@ -418,11 +413,8 @@ def return_delivered_order_items(world: World, order_id: str, item_ids: list[str
     """
     db = database(world)
     with world.lock:
-        order = _order(db, order_id)
-        if order["status"] != "delivered":
-            raise ToolError("non-delivered order cannot be returned")
-        if _payment_method(db, order["user_id"], payment_method_id) is None:
-            raise ToolError("payment method not found")
+        order = _order(db, order_id, "delivered", "returned")
+        _payment_method(db, order["user_id"], payment_method_id)
         if "gift_card" not in payment_method_id and payment_method_id != order["payment_history"][0]["payment_method_id"]:
             raise ToolError("payment method should be either the original payment method or a gift card")
         _check_items(order, item_ids, "some item not found")
@@ -445,14 +437,10 @@ def exchange_delivered_order_items(world: World, order_id: str, item_ids: list[s
     """
     db = database(world)
     with world.lock:
-        order = _order(db, order_id)
-        if order["status"] != "delivered":
-            raise ToolError("non-delivered order cannot be exchanged")
+        order = _order(db, order_id, "delivered", "exchanged")
         _check_items(order, item_ids)
         diff = round(_price_difference(db, order, item_ids, new_item_ids), 2)
         method = _payment_method(db, order["user_id"], payment_method_id)
-        if method is None:
-            raise ToolError("payment method not found")
         if method["source"] == "gift_card" and method["balance"] < diff:
             raise ToolError("insufficient gift card balance to pay for the price difference")
         order["status"] = "exchange requested"
