@@ -49,8 +49,7 @@ def run(
 
     from multiagentllm.agent.display import LiveView
     from multiagentllm.agent.exits import QueryError
-    from multiagentllm.agent.session import attach_mcp, build_llm, prepare_tools, run_query
-    from multiagentllm.tools import ToolRegistry, default_registry
+    from multiagentllm.agent.session import build_llm, prepare_tools, run_query, tool_registry
     from multiagentllm.tools.mcp import close_all
     from multiagentllm.models.backends.checkpoint import CheckpointError
     from multiagentllm.models.backends.openai_http import BackendError
@@ -60,10 +59,10 @@ def run(
     config = AgentConfig(max_steps=max_steps, max_seconds=max_seconds,
                          **safeguards(no_constrain=no_constrain, no_retrieval=no_retrieval, no_guard=no_guard,
                                       no_grounding=no_grounding, max_tools=max_tools))
-    registry = default_registry(timeout=config.tool_timeout) if builtin else ToolRegistry(default_timeout=config.tool_timeout)
     connections: list = []
     try:
-        connections = attach_mcp(registry, mcp, lambda msg: err.print(f"[yellow]warning:[/] {msg}"))
+        registry, connections = tool_registry(builtin=builtin, mcp=mcp, timeout=config.tool_timeout,
+                                              warn=lambda msg: err.print(f"[yellow]warning:[/] {msg}"))
         if not len(registry):
             raise QueryError("no tools to offer: --no-builtin and no --mcp server with usable tools")
         registry = prepare_tools(query, config, registry, toolset=tools)

@@ -49,12 +49,17 @@ def prepare_tools(query: str, config: AgentConfig, tools: Any = None, toolset: s
     return tools
 
 
-def attach_mcp(registry: Any, specs: list[str], warn: Callable[[str], None]) -> list[Any]:
-    """Register the tools of the MCP servers `specs` (commands or URLs) in `registry`; returns the
-    connections, for the caller to close. Skipped tools are reported through `warn`; a server that
-    cannot be started or listed raises `QueryError` naming it (no other server is left running)."""
-    if not specs:
-        return []
+def tool_registry(*, builtin: bool, mcp: list[str], timeout: float | None,
+                  warn: Callable[[str], None]) -> tuple[Any, list[Any]]:
+    """The registry the flags describe: the built-in tools (or none) plus the tools of the MCP
+    servers `mcp` (commands or URLs); returns it with the connections, for the caller to close.
+    Skipped tools are reported through `warn`; a server that cannot be started or listed raises
+    `QueryError` naming it (no other server is left running)."""
+    from multiagentllm.tools import ToolRegistry, default_registry
+
+    registry = default_registry(timeout=timeout) if builtin else ToolRegistry(default_timeout=timeout)
+    if not mcp:
+        return registry, []
     import warnings
 
     from multiagentllm.tools.mcp import MCPError, MCPWarning, connect_all
@@ -62,12 +67,12 @@ def attach_mcp(registry: Any, specs: list[str], warn: Callable[[str], None]) -> 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MCPWarning)
         try:
-            conns = connect_all(specs, registry)
+            conns = connect_all(mcp, registry)
         except MCPError as e:
             raise QueryError(str(e)) from None
     for w in caught:
         warn(str(w.message))
-    return conns
+    return registry, conns
 
 
 def per_role(value: str, flag: str) -> dict[str, str]:

@@ -76,16 +76,15 @@ def serve(
     import uvicorn
 
     from multiagentllm.agent.exits import QueryError
-    from multiagentllm.agent.session import attach_mcp, build_llm
-    from multiagentllm.tools import ToolRegistry, default_registry
+    from multiagentllm.agent.session import build_llm, tool_registry
     from multiagentllm.tools.mcp import close_all
     from multiagentllm.models.backends.checkpoint import CheckpointError
     from multiagentllm.models.embedded import ModelNotFoundError
     from multiagentllm.serve.app import create_app
 
-    registry = default_registry(timeout=_D.tool_timeout) if builtin else ToolRegistry(default_timeout=_D.tool_timeout)
     try:
-        connections = attach_mcp(registry, mcp, lambda msg: err.print(f"[yellow]warning:[/] {msg}"))
+        registry, connections = tool_registry(builtin=builtin, mcp=mcp, timeout=_D.tool_timeout,
+                                              warn=lambda msg: err.print(f"[yellow]warning:[/] {msg}"))
     except QueryError as e:
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(2) from None
