@@ -80,6 +80,8 @@ def synth_command(
     real: str = typer.Option("apibench,sealtools,apibank,bfcl,stabletoolbench", "--real",
                              help="Real-instruction sources to execute into trajectories ('' for none)."),
     data_root: Path = typer.Option(None, "--data-root", help="Datasets folder [default: ../shared/datasets]."),
+    recipe: str = typer.Option("v1", "--recipe", help="v1: the cpu-full trio's data; v2: + composed requests, "
+                                                      "retriever-offered tools (see data/synth/engine.py)."),
 ) -> None:
     """Generate verified trajectories by executing the offline tools (see the dataset card)."""
     from rich.console import Console
@@ -90,12 +92,16 @@ def synth_command(
 
     names = tuple(s.strip() for s in real.split(",") if s.strip())
     unknown = [s for s in names if s not in REAL_SOURCES]
+    from multiagentllm.data.synth.engine import RECIPES
+
+    if recipe not in RECIPES:
+        raise typer.BadParameter(f"unknown recipe {recipe!r}; known: {', '.join(RECIPES)}", param_hint="--recipe")
     if unknown or n < 0 or workers < 1:
         raise typer.BadParameter(f"unknown real source(s) {unknown}; known: {', '.join(REAL_SOURCES)}"
                                  if unknown else "--n must be >= 0 and --workers >= 1")
     with Progress() as bar:
         task = bar.add_task("synthesising", total=n)
-        stats = synth(out, n, seed, workers=workers, real=names, data_root=data_root,
+        stats = synth(out, n, seed, workers=workers, real=names, data_root=data_root, recipe=recipe,
                       progress=lambda done: bar.update(task, completed=done))
     Console().print(f"[bold]wrote[/] {out}/trajectories.jsonl: {stats['trajectories']} trajectories "
                     f"({stats['by_source']}), outcomes {stats['outcomes']}, "

@@ -27,3 +27,18 @@ def test_synth_command_writes_trajectories_stats_and_card(tmp_path):
 def test_synth_command_rejects_unknown_real_source(tmp_path):
     result = CliRunner().invoke(app, ["data", "synth", "--out", str(tmp_path), "--n", "1", "--real", "nope"])
     assert result.exit_code != 0 and "unknown real source" in result.output
+
+
+def test_synth_command_v2_recipe_and_unknown_recipe(tmp_path):
+    out = tmp_path / "v2"
+    result = CliRunner().invoke(app, ["data", "synth", "--out", str(out), "--n", "150", "--seed", "5", "--real", "",
+                                      "--recipe", "v2"])
+    assert result.exit_code == 0, result.output
+    trajs = list(read_trajectories(out / "trajectories.jsonl"))
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["run"]["recipe"] == "v2"
+    assert any(t.meta.get("family") == "composed" for t in trajs)
+    assert any(t.meta.get("family") == "irrelevant" for t in trajs)
+    bad = CliRunner().invoke(app, ["data", "synth", "--out", str(tmp_path / "x"), "--n", "5", "--recipe", "v9"])
+    assert bad.exit_code != 0 and "unknown recipe 'v9'" in bad.output
+    assert not (tmp_path / "x").exists()

@@ -4,6 +4,11 @@ Work is cut into chunks of instruction indices; a chunk's output depends only on
 index), so the result is the same with one worker or several, and `--workers` only changes speed.
 Each instruction gets 1-3 variants: the plain path (variant 0), an alternative path where the task
 has one (variant 1), and a recovery detour (variant 2: a rejected call, then the fix).
+
+Recipes: "v1" (the cpu-full trio's data) offers the task's tools plus 0-2 random distractors in a
+shuffled order. "v2" adds the composed requests of `compose.py` and offers what the runtime's
+retriever offers for the request (`tools.retrieval`, k = 5, the task's tools kept), in registry
+order, as the runtime lists them; so the distractors are the plausible ones.
 """
 
 from __future__ import annotations
@@ -15,16 +20,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from multiagentllm.data.synth import tasks_info, tasks_special, tasks_travel
+from multiagentllm.data.synth import compose, tasks_info, tasks_special, tasks_travel
 from multiagentllm.data.synth.episode import Episode, Skip
 from multiagentllm.data.synth.verify import verify
 from multiagentllm.tools.replay import base_registry, fresh_for
+from multiagentllm.tools.retrieval import DEFAULT_K, retriever_for
 from multiagentllm.tools.world import stable_rng
 
 SOURCE = "synthetic"
 MAX_CALLS = 5
 MAX_PER_INSTRUCTION = 4
 CLOCK_START = datetime(2024, 1, 1, 9, 0)
+RECIPES = ("v1", "v2")
 
 
 @dataclass(frozen=True)
@@ -39,9 +46,11 @@ class Family:
     split: str = "train"
 
 
-def families() -> list[Family]:
+def families(recipe: str = "v1") -> list[Family]:
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown synthesis recipe {recipe!r}; known: {', '.join(RECIPES)}")
     out = []
-    for module in (tasks_travel, tasks_info, tasks_special):
+    for module in (tasks_travel, tasks_info, tasks_special) + ((compose,) if recipe == "v2" else ()):
         for name, spec in module.TASKS.items():
             out.append(Family(name, *spec))
     return out
@@ -54,7 +63,18 @@ class ChunkResult:
     instructions: int = 0
 
 
-def play_instruction(seed: int, index: int, fams: list[Family], result: ChunkResult) -> None:
+def offered_tools(recipe: str, instruction: str, used: list[str], distractors: list[str], domain: str,
+                  q) -> list[str]:
+    """The tool names a trajectory's prompt lists (see the module docstring for the recipes)."""
+    if recipe == "v1":
+        names = list(used) + [d for d in distractors if d not in used and domain != "none"]
+        q.shuffle(names)
+        return names
+    schemas = base_registry().schemas(base_registry().names)
+    return retriever_for(schemas).select(instruction, DEFAULT_K, keep=used)
+
+
+def play_instruction(seed: int, index: int, fams: list[Family], result: ChunkResult, recipe: str = "v1") -> None:
     pick = stable_rng(seed, "instruction", index)
     fam = pick.choices(fams, weights=[f.weight for f in fams])[0]
     now = CLOCK_START + timedelta(days=pick.randrange(366))
@@ -77,12 +97,13 @@ def play_instruction(seed: int, index: int, fams: list[Family], result: ChunkRes
         if sum(1 for st in ep.steps if st.action) > MAX_CALLS:
             result.rejects["more than 5 calls"] += 1
             continue
-        names = list(ep.offered) + [d for d in distractors if d not in ep.offered and fam.domain != "none"]
-        q.shuffle(names)
+        names = offered_tools(recipe, ep.instruction, ep.offered, distractors, fam.domain, q)
         meta = {"family": fam.name, "domain": fam.domain, "variant": v,
                 "env": ep.registry.world.to_dict(), "instruction_id": f"{seed}-{index}"}
         if fam.split != "train":
             meta["split"] = fam.split
+        if recipe != "v1":
+            meta["recipe"] = recipe
         traj = ep.trajectory(f"synth-{seed}-{index}-{v}", SOURCE, base_registry().schemas(names), meta)
         reason = verify(traj, fresh_for)
         if reason:
@@ -91,28 +112,28 @@ def play_instruction(seed: int, index: int, fams: list[Family], result: ChunkRes
         result.trajectories.append(traj.to_dict())
 
 
-def run_chunk(args: tuple[int, int, int]) -> ChunkResult:
-    seed, chunk, size = args
-    fams = families()
+def run_chunk(args: tuple[int, int, int, str]) -> ChunkResult:
+    seed, chunk, size, recipe = args
+    fams = families(recipe)
     result = ChunkResult()
     for index in range(chunk * size, (chunk + 1) * size):
-        play_instruction(seed, index, fams, result)
+        play_instruction(seed, index, fams, result, recipe)
     return result
 
 
-def chunks(seed: int, size: int, workers: int) -> Iterator[ChunkResult]:
+def chunks(seed: int, size: int, workers: int, recipe: str = "v1") -> Iterator[ChunkResult]:
     """Chunk results in chunk order, forever (the caller stops when it has enough)."""
     if workers <= 1:
         chunk = 0
         while True:
-            yield run_chunk((seed, chunk, size))
+            yield run_chunk((seed, chunk, size, recipe))
             chunk += 1
     import multiprocessing as mp
 
     from itertools import count
 
     with mp.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap(run_chunk, ((seed, c, size) for c in count()), chunksize=1)
+        yield from pool.imap(run_chunk, ((seed, c, size, recipe) for c in count()), chunksize=1)
 
 
 def fingerprint(d: dict[str, Any]) -> tuple:
@@ -121,7 +142,7 @@ def fingerprint(d: dict[str, Any]) -> tuple:
     return (d["instruction"], json.dumps(d["steps"], sort_keys=True), d.get("answer"))
 
 
-def synthesize(n: int, seed: int = 0, *, workers: int = 1, chunk_size: int = 100,
+def synthesize(n: int, seed: int = 0, *, workers: int = 1, chunk_size: int = 100, recipe: str = "v1",
                progress: Callable[[int], None] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Generate `n` verified, distinct trajectories; returns (trajectories, run report)."""
     start = time.perf_counter()
@@ -130,7 +151,8 @@ def synthesize(n: int, seed: int = 0, *, workers: int = 1, chunk_size: int = 100
     rejects: Counter = Counter()
     per_instruction: Counter = Counter()  # short requests ("Hi!") recur; cap their share
     instructions = 0
-    for result in chunks(seed, chunk_size, workers):
+    families(recipe)  # an unknown recipe fails here, before any worker starts
+    for result in chunks(seed, chunk_size, workers, recipe):
         instructions += result.instructions
         rejects.update(result.rejects)
         for d in result.trajectories:
@@ -150,6 +172,6 @@ def synthesize(n: int, seed: int = 0, *, workers: int = 1, chunk_size: int = 100
             progress(min(len(kept), n))
         if len(kept) >= n:
             break
-    report = {"seed": seed, "requested": n, "instructions_tried": instructions, "rejects": dict(rejects),
+    report = {"seed": seed, "recipe": recipe, "requested": n, "instructions_tried": instructions, "rejects": dict(rejects),
               "seconds": round(time.perf_counter() - start, 2), "workers": workers}
     return kept, report

@@ -16,18 +16,21 @@ from typing import Any
 from multiagentllm.paths import default_data_root
 from multiagentllm.data.synth.card import card, stats
 from multiagentllm.data.synth.engine import synthesize
+from multiagentllm.data.synth.irrelevant import irrelevant_give_ups
 from multiagentllm.data.synth.real import real_trajectories
 from multiagentllm.io import atomic_open, write_json, write_jsonl
 
 DEFAULT_REAL = ("apibench", "sealtools", "apibank", "bfcl", "stabletoolbench")
+IRRELEVANT_SHARE = 0.06  # v2: give-ups where no offered tool fits, per trajectory written
 
 
 def synth(out: Path, n: int, seed: int = 0, *, workers: int = 1, real: tuple[str, ...] = DEFAULT_REAL,
-          data_root: Path | None = None, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+          data_root: Path | None = None, recipe: str = "v1",
+          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Write `n` synthetic trajectories (plus the real-instruction trajectories of `real`, found
     under `data_root`) to `out`; return the stats written to stats.json."""
     start = time.perf_counter()
-    trajs, report = synthesize(n, seed, workers=workers, progress=progress)
+    trajs, report = synthesize(n, seed, workers=workers, recipe=recipe, progress=progress)
     rejects = Counter(report["rejects"])
     if real:
         root = Path(data_root) if data_root else default_data_root()
@@ -40,6 +43,8 @@ def synth(out: Path, n: int, seed: int = 0, *, workers: int = 1, real: tuple[str
                 trajs.append(d)
         else:
             rejects["real sources: data root not found"] += 1
+    if recipe != "v1":
+        trajs += irrelevant_give_ups(trajs, round(IRRELEVANT_SHARE * len(trajs)), seed)
     report["rejects"] = dict(rejects)
     report["seconds"] = round(time.perf_counter() - start, 2)
     out = Path(out)
