@@ -6,6 +6,10 @@ backbone its role adapters sit on.
                           "roles": {"planner": {"path": "planner", "on": "stage1"}, ...}}
     CKPT/stage1_backbone/  CKPT/planner/  CKPT/caller/  CKPT/summarizer/  CKPT/single/
 
+A checkpoint may start from another one's stage-1 backbone (`adopt_stage1`): the folder is copied
+in, so the checkpoint stays self-contained, and `"stage1_from"` in the manifest names where it
+came from.
+
 Training writes the manifest after each stage (`record_stage`), the runtime and the exports read
 it (`read_manifest`); both go through `Manifest`, so the file has one shape. A role is trained on
 "base" (the base model) or on "stage1": the base merged with the stage-1 adapter, the *backbone*
@@ -18,11 +22,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from multiagentllm.io import folder_lock, write_json
+from multiagentllm.paths import portable
 
 MANIFEST = "manifest.json"
 STAGE1 = "stage1_backbone"  # the stage-1 folder when a manifest names none
@@ -128,6 +134,60 @@ def stage1_folder(checkpoint: str | os.PathLike) -> Path:
     """Where the stage-1 backbone of a checkpoint is (or will be)."""
     manifest = find_manifest(checkpoint)
     return manifest.stage1 if manifest and manifest.stage1 else Path(checkpoint) / STAGE1
+
+
+def stage_done(folder: str | os.PathLike) -> bool:
+    """Whether a stage folder holds a finished stage (training writes metrics.json last)."""
+    return (Path(folder) / "metrics.json").exists()
+
+
+def adopt_stage1(checkpoint: str | os.PathLike, backbone: str | os.PathLike, *, format: str, base: str,
+                 prompt_version: str) -> Manifest:
+    """Give `checkpoint` the finished stage-1 backbone of the checkpoint `backbone`: its folder is
+    copied in (the result needs nothing outside itself) and the manifest records `stage1_from`.
+    Nothing is copied when it came from there before; a stage-1 backbone of another origin, or a
+    backbone trained on another base, format or prompt version, is a CheckpointError."""
+    source = Path(backbone).expanduser()
+    theirs = _backbone_manifest(source)
+    root, origin = Path(checkpoint), portable(source)
+    with folder_lock(root):
+        manifest = find_manifest(root) or Manifest(root, format, base, prompt_version, None, {})
+        for key, mine in (("base", base), ("format", format), ("prompt_version", prompt_version)):
+            for where, found in ((f"backbone {source}", theirs), (str(root), manifest)):
+                if getattr(found, key) not in (None, mine):  # None: a manifest older than prompt versions
+                    raise CheckpointError(f"{where} has {key}={getattr(found, key)!r} but these stages "
+                                          f"use {mine!r}; a checkpoint holds one base, format and prompt version")
+        if manifest.stage1 is not None and stage_done(manifest.stage1):
+            if manifest.extra.get("stage1_from") != origin:
+                found = manifest.extra.get("stage1_from") or "trained here"
+                raise CheckpointError(f"{root} already has a stage-1 backbone ({found}), not the one of "
+                                      f"{origin}; use another output folder or remove {manifest.stage1}")
+            return manifest
+        target = root / STAGE1
+        partial = root / f".{STAGE1}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(theirs.stage1, partial)
+        shutil.rmtree(target, ignore_errors=True)  # an unfinished stage 1 left by a killed run
+        os.replace(partial, target)
+        manifest.stage1 = target
+        manifest.extra["stage1_from"] = origin
+        write_manifest(manifest)
+        return manifest
+
+
+def _backbone_manifest(source: Path) -> Manifest:
+    """The manifest of a checkpoint whose stage-1 backbone is finished; else a CheckpointError
+    naming the path."""
+    try:
+        manifest = read_manifest(source)
+    except CheckpointError as e:
+        raise CheckpointError(f"backbone {source}: {e}") from None
+    if manifest.stage1 is None or not stage_done(manifest.stage1):
+        where = manifest.stage1 or source / STAGE1
+        raise CheckpointError(f"backbone {source} has no finished stage-1 backbone ({where} holds no "
+                              f"metrics.json); train it with `umi train glpft --stage stage1_backbone "
+                              f"--out {source}`")
+    return manifest
 
 
 def record_stage(checkpoint: str | os.PathLike, *, format: str, base: str, prompt_version: str,

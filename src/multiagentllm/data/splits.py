@@ -53,3 +53,10 @@ def assign_splits(trajs: Iterable[Trajectory], *, dev: float = 0.05, test: float
             split = "test" if b < test else "dev" if b < test + dev else "train"
         out[split].extend(group)
     return out
+
+
+def shared_instructions(train: Iterable[Trajectory], held: Iterable[Trajectory]) -> list[Trajectory]:
+    """The `held` trajectories whose instruction (case and whitespace aside) is also in `train`:
+    evaluation items that a model trained on `train` has seen."""
+    seen = {instruction_key(t.instruction) for t in train}
+    return [t for t in held if instruction_key(t.instruction) in seen]

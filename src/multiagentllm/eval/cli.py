@@ -218,15 +218,13 @@ def paired(results: Annotated[Path, typer.Argument(help="A suite's output folder
            b_results: Annotated[Optional[Path], typer.Option("--b-results", help="The second system's suite folder, when it is another run (e.g. --plain).")] = None) -> None:
     """Two systems on the same items: each figure's difference with a 95% bootstrap interval."""
     names = [n.strip() for n in benchmarks.split(",") if n.strip()] if benchmarks else None
+    label_a, label_b = (a, b) if b_results is None else (f"{a} ({results.name})", f"{b} ({b_results.name})")
+    default = results / (f"paired-{a}-vs-{b}" if b_results is None else f"paired-vs-{b_results.name}")
     try:
-        rows = pair.compare_folder(results, a, b, names, b_folder=b_results, resamples=resamples)
+        rows, faults, paths = pair.compare_runs((label_a, results, a), (label_b, b_results or results, b),
+                                                out or default, names, resamples)
     except (OSError, ValueError) as e:
         raise typer.BadParameter(str(e)) from None
-    label_a, label_b = (a, b) if b_results is None else (f"{a} ({results.name})", f"{b} ({b_results.name})")
-    benches = list(dict.fromkeys(r.benchmark for r in rows))
-    faults = pair.fault_rows([(label_a, results, a), (label_b, b_results or results, b)], benches)
-    default = results / (f"paired-{a}-vs-{b}" if b_results is None else f"paired-vs-{b_results.name}")
-    paths = pair.write(rows, label_a, label_b, out or default, resamples, faults)
     typer.echo(pair.markdown(rows, label_a, label_b, resamples))
     if faults:
         typer.echo(pair.faults_markdown(faults))

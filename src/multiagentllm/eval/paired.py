@@ -189,14 +189,28 @@ def faults_markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def write(rows: list[Paired], a: str, b: str, out: Path, resamples: int = RESAMPLES,
-          faults: list[dict[str, Any]] | None = None) -> dict[str, Path]:
-    """`<out>.json` and `<out>.md`, each written atomically (with the fault counts when given)."""
+          faults: list[dict[str, Any]] | None = None, note: str = "") -> dict[str, Path]:
+    """`<out>.json` and `<out>.md`, each written atomically (with the fault counts when given, and
+    `note`, what the two runs are, under the heading)."""
     out = Path(out)
     paths = {"json": out.with_suffix(".json"), "md": out.with_suffix(".md")}
     write_json(paths["json"], {"a": a, "b": b, "resamples": resamples, "rows": [r.to_dict() for r in rows],
-                               "faults": faults or []})
+                               "faults": faults or [], **({"note": note} if note else {})})
     with atomic_open(paths["md"]) as f:
-        f.write(f"### {a} vs {b}, paired on the same items\n\n" + markdown(rows, a, b, resamples))
+        f.write(f"### {a} vs {b}, paired on the same items\n\n" + (f"{note}\n\n" if note else "")
+                + markdown(rows, a, b, resamples))
         if faults:
             f.write("\n### Call faults and endings (counts over each benchmark's items)\n\n" + faults_markdown(faults))
     return paths
+
+
+Run = tuple[str, Path, str]  # (label, suite folder, system)
+
+
+def compare_runs(a: Run, b: Run, out: Path, benchmarks: list[str] | None = None, resamples: int = RESAMPLES,
+                 note: str = "") -> tuple[list[Paired], list[dict[str, Any]], dict[str, Path]]:
+    """Run `a` against run `b` on every benchmark both have items for (or `benchmarks`), written
+    to `<out>.json` and `<out>.md` with their call faults; returns the rows, faults and paths."""
+    rows = compare_folder(a[1], a[2], b[2], benchmarks, b_folder=b[1], resamples=resamples)
+    faults = fault_rows([a, b], list(dict.fromkeys(r.benchmark for r in rows)))
+    return rows, faults, write(rows, a[0], b[0], out, resamples, faults, note)

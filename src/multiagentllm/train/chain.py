@@ -1,7 +1,8 @@
 """The GLPFT chain: the stages of a preset, in order, each one `train_stage` call.
 
 Stage 1 trains a backbone on whole trajectories; the stage-2 roles start from it (base merged with
-the stage-1 adapter); the single-LLM baseline starts from the base.  A stage whose folder is
+the stage-1 adapter), or from the stage-1 backbone of another checkpoint (`backbone`, copied in
+before anything trains); the single-LLM baseline starts from the base.  A stage whose folder is
 already finished is skipped, so a chain that stopped (or ran piecewise on several machines)
 continues where it left off; `--resume` continues an interrupted stage from its checkpoint.
 """
@@ -47,14 +48,17 @@ def run_glpft(preset: str, data: str | Path, out: str | Path, overrides: dict[st
     """Train the whole chain (or the named stages), skipping stages that already finished."""
     from rich.console import Console
 
-    from multiagentllm.train.recipe import stage_folder_done, train_stage
+    from multiagentllm.checkpoint import stage_done
+    from multiagentllm.train.recipe import start_from_backbone, train_stage
 
     console = Console(stderr=True, soft_wrap=True)
     configs = chain_configs(preset, data, out, overrides or {}, stages)
     result = ChainResult()
+    for cfg in configs:  # a stage-1 backbone copied in is found finished below, never trained here
+        start_from_backbone(cfg)
     for i, cfg in enumerate(configs, 1):
         where = Path(cfg.out) / cfg.folder
-        if stage_folder_done(where) and not cfg.overwrite:
+        if stage_done(where) and not cfg.overwrite:
             console.print(f"[{i}/{len(configs)}] {cfg.stage}: already finished in {where}, skipped")
             result.skipped.append(cfg.stage)
             continue

@@ -2,10 +2,13 @@
 
     umi train --config FILE [--resume] [key=value ...]        one stage
     umi train glpft --preset cpu-demo --data DATA --out CKPT  the whole GLPFT chain
+    umi train ab --a DATA_A --b DATA_B --out DIR              two data builds, trained and compared
 """
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
 import click
@@ -71,10 +74,12 @@ def train(ctx: typer.Context,
 
 @app.command("glpft", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
 def glpft(ctx: typer.Context,
-          preset: str = typer.Option("cpu-demo", help="cpu-demo | cpu-full | tinyllama | a preset YAML"),
+          preset: str = typer.Option("cpu-demo", help="cpu-demo | cpu-full | cpu-ab | tinyllama | a preset YAML"),
           data: Path = typer.Option(..., help="the built data directory (umi data build --out DATA)"),
           out: Path = typer.Option(..., help="the checkpoint directory to fill"),
           stage: list[str] = typer.Option(None, "--stage", help="run only these stages (repeatable)"),
+          backbone: Path = typer.Option(None, help="start the roles from this checkpoint's stage-1 backbone "
+                                                   "(copied in) instead of one trained here"),
           resume: bool = typer.Option(False, "--resume", help="continue an interrupted stage")) -> None:
     """Run the whole chain: stage-1 backbone, the three roles, the single-LLM baseline.
 
@@ -83,10 +88,36 @@ def glpft(ctx: typer.Context,
     from multiagentllm.train.chain import run_glpft
     from multiagentllm.train.config import parse_overrides
 
+    overrides = parse_overrides(list(ctx.args)) | ({"backbone": str(backbone)} if backbone else {})
     try:
-        result = run_glpft(preset, data, out, parse_overrides(list(ctx.args)), stages=stage or None,
-                           resume=resume)
+        result = run_glpft(preset, data, out, overrides, stages=stage or None, resume=resume)
     except _errors() as e:
         _fail(e)
     typer.echo(f"{out}: trained {', '.join(result.trained) or 'nothing'}"
                + (f"; already finished: {', '.join(result.skipped)}" if result.skipped else ""))
+
+
+@app.command("ab", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
+def ab(ctx: typer.Context,
+       a: Path = typer.Option(..., "--a", help="the first data build (umi data build --out DATA)"),
+       b: Path = typer.Option(..., "--b", help="the second data build"),
+       out: Path = typer.Option(..., help="the A/B folder: DIR/a, DIR/b, DIR/results, paired.md, ab.json"),
+       preset: str = typer.Option("cpu-ab", help="the preset both sides train (cpu-ab: the three roles)"),
+       backbone: Path = typer.Option(None, help="the checkpoint whose stage-1 backbone both sides start "
+                                                "from (default: the preset's)"),
+       tasks: int = typer.Option(100, min=1, help="pass-rate tasks per split, the same for both sides"),
+       seed: int = typer.Option(0, help="seed of the task sample"),
+       eval_data: Path = typer.Option(None, help="the build whose test split gives the tasks (default: --a)")) -> None:
+    """Train two data builds on the same preset and backbone, score both on the same pass-rate
+    tasks and compare them paired. Rerun the same command to resume; `key=value` as for glpft."""
+    from multiagentllm.ab import ABConfig, run_ab
+    from multiagentllm.checkpoint import CheckpointError
+    from multiagentllm.train.config import parse_overrides
+
+    try:
+        result = run_ab(ABConfig(a=a, b=b, out=out, preset=preset, backbone=backbone, tasks=tasks, seed=seed,
+                                 eval_data=eval_data, overrides=parse_overrides(list(ctx.args)),
+                                 command=shlex.join(sys.argv)))
+    except (*_errors(), CheckpointError, ValueError) as e:
+        _fail(e)
+    typer.echo("\n" + result["table"])

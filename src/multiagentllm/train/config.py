@@ -19,7 +19,7 @@ import yaml
 
 from multiagentllm.roles.registry import DATASETS
 
-PRESETS = ("cpu-demo", "cpu-full", "tinyllama")
+PRESETS = ("cpu-ab", "cpu-demo", "cpu-full", "tinyllama")
 
 
 class ConfigError(ValueError):
@@ -42,6 +42,9 @@ class TrainConfig:
     out: str = ""  # the checkpoint directory (CKPT)
     base: str = "embedded"  # "embedded", a local HF model directory, or a hub id
     init: str = "base"  # start from "base" weights or from the merged "stage1" backbone
+    # init=stage1 without training stage 1 here: a checkpoint folder whose finished stage-1
+    # backbone is copied into `out` first (checkpoint.adopt_stage1)
+    backbone: str = ""
     format: str = "lora"  # "lora" adapters or "full" fine-tuning
     lora_r: int = 16
     lora_alpha: int = 32
@@ -156,7 +159,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def preset_path(name: str) -> Path:
-    """The shipped YAML of a preset (cpu-demo, cpu-full, tinyllama), or a path to one."""
+    """The shipped YAML of a preset (cpu-ab, cpu-demo, cpu-full, tinyllama), or a path to one."""
     if name in PRESETS:
         return Path(str(resources.files("multiagentllm.configs").joinpath(f"train/{name}.yaml")))
     if Path(name).exists():

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from multiagentllm.checkpoint import load_backbone, stage1_folder
+from multiagentllm.checkpoint import CheckpointError, adopt_stage1, load_backbone, stage1_folder, stage_done
 from multiagentllm.io import folder_lock
 from multiagentllm.models.load import load_tokenizer, resolve_base
 from multiagentllm.roles.render import PROMPT_VERSION
@@ -69,11 +69,12 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     cfg.validate()
     out = Path(cfg.out)
     final = out / cfg.folder
-    if stage_folder_done(final) and not cfg.overwrite:
+    if stage_done(final) and not cfg.overwrite:
         raise ConfigError(f"{final} already holds a finished stage; pass overwrite=true to retrain it "
                           "(the old one is replaced only when the new run succeeds)")
     check_manifest(out, cfg, PROMPT_VERSION)
     _check_data_version(Path(cfg.data), PROMPT_VERSION)
+    start_from_backbone(cfg)
     work = out / ".work" / cfg.stage
     if checkpoints.found(work) and not resume:
         raise TrainingError(f"{work} holds checkpoints of an unfinished run; pass --resume to "
@@ -215,8 +216,15 @@ def _bf16_matmul_speedup(n: int = 1024, reps: int = 3) -> float:
     return best(torch.float32) / best(torch.bfloat16)
 
 
-def stage_folder_done(path: Path) -> bool:
-    return (path / "metrics.json").exists()
+def start_from_backbone(cfg: TrainConfig) -> None:
+    """With `backbone` set, a stage on stage1 gets that checkpoint's stage-1 backbone copied into
+    `out` (once: later stages find it there)."""
+    if not cfg.backbone or cfg.init != "stage1":
+        return
+    try:
+        adopt_stage1(cfg.out, cfg.backbone, format=cfg.format, base=cfg.base, prompt_version=PROMPT_VERSION)
+    except CheckpointError as e:
+        raise ConfigError(str(e)) from None
 
 
 def resume_start(cfg: TrainConfig, work: Path, run: dict[str, Any] | None) -> Path | None:
@@ -279,7 +287,7 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any, Path]:
     tokenizer = load_tokenizer(base_path)
     if cfg.init == "stage1":
         stage1 = stage1_folder(cfg.out)
-        if not stage_folder_done(stage1):
+        if not stage_done(stage1):
             raise ConfigError(f"init=stage1 needs a finished stage-1 backbone at {stage1}; "
                               "train stage1_backbone first")
         model = load_backbone(base_path, stage1, full=cfg.format == "full")

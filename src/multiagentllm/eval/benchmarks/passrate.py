@@ -108,18 +108,25 @@ def benchmark_name(families: str) -> str:
 FAMILIES_OF = {benchmark_name(f): f for f in FAMILIES}  # benchmark name -> families
 
 
+def sample_tasks(path: str | os.PathLike, bad: SkipReport, *, families: str = "held_out", limit: int | None = None,
+                 seed: int = 0) -> tuple[list[Trajectory], Counter]:
+    """The tasks `evaluate_passrate` runs (the playable ones of `families`; with `limit`, a seeded
+    sample with equal shares per family) and the unplayable counts; a ValueError when none is."""
+    tasks, unplayable = playable_tasks(path, bad, families=families)
+    if not tasks:
+        why = f" ({sum(unplayable.values())} use tools the synthetic world does not have)" if unplayable else ""
+        raise ValueError(f"{path}: no playable tasks {_WHICH[families]}{why}".rstrip()
+                         + ("; --families all runs every task" if families != "all" else ""))
+    return stratified_sample(tasks, limit, seed, stratum=group_of), unplayable
+
+
 def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | None = None,
                       cache: str | os.PathLike | None = None, families: str = "held_out",
                       max_steps: int = AgentConfig.max_steps, seed: int = 0, progress: bool = True) -> tuple[dict[str, Any], list[dict]]:
     from tqdm import tqdm
 
     bad = SkipReport()
-    tasks, unplayable = playable_tasks(path, bad, families=families)
-    if not tasks:
-        why = f" ({sum(unplayable.values())} use tools the synthetic world does not have)" if unplayable else ""
-        raise ValueError(f"{path}: no playable tasks {_WHICH[families]}{why}".rstrip()
-                         + ("; --families all runs every task" if families != "all" else ""))
-    tasks = stratified_sample(tasks, limit, seed, stratum=group_of)
+    tasks, unplayable = sample_tasks(path, bad, families=families, limit=limit, seed=seed)
     llm = CachedLLM(system.llm, cache, namespace=system.name)
     records, groups = [], defaultdict(list)
     for ref in tqdm(tasks, desc="episodes", unit="task", disable=not progress):
