@@ -337,8 +337,11 @@ def vllm_command(
 @app.command("gguf")
 def gguf_command(
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint folder (manifest.json)."),
-    out: Path = typer.Option(..., "--out", help="Folder to write (backbone.gguf, adapters/, serve.md)."),
+    out: Path = typer.Option(..., "--out", help="Folder to write (backbone.gguf, adapters/, serve.md; or roles/ when merged)."),
     dtype: str = typer.Option("float16", "--dtype", help="The backbone's: float16 | bfloat16 | float32 | q8_0 (8-bit, llama.cpp's blocks of 32)."),
+    merge_roles: bool = typer.Option(
+        False, "--merge-roles", help="Each role merged into its own full model (roles/ROLE.gguf): no run-time "
+                                     "LoRA, three times the weight memory."),
     base_gguf: Path | None = typer.Option(
         None, "--base-gguf", help="A GGUF of the base, for its tokenizer and hyper-parameters (default: "
                                   "the embedded model's own file)."),
@@ -349,7 +352,8 @@ def gguf_command(
     from multiagentllm.export_gguf import export_gguf
 
     try:
-        result = export_gguf(checkpoint, out, dtype=dtype, base_gguf=base_gguf, force=force)
+        result = export_gguf(checkpoint, out, dtype=dtype, base_gguf=base_gguf, merge_roles=merge_roles,
+                             force=force)
     except (ExportError, CheckpointError, ModelNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

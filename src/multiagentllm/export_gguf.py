@@ -7,6 +7,10 @@ the one `umi export vllm` writes, in GGUF:
     OUT/adapters/{planner,caller,summarizer}.gguf   the role adapters as GGUF LoRA adapters
     OUT/serve.md                          the `llama-server` and Ollama lines that serve them
 
+`merge_roles=True` writes each role merged into its own backbone instead (OUT/roles/ROLE.gguf,
+no run-time adapters): no LoRA work per token, but the trio then holds three backbones, so three
+times the weight memory (`benchmarks/bench_decode.py` measures both).
+
 The backbone's metadata (hyper-parameters, the tokenizer's vocabulary and merges, the chat
 template) comes from a template GGUF of the same base: the file the embedded model ships in, or
 `--base-gguf` for another base (llama.cpp's `convert_hf_to_gguf.py` writes one from a model
@@ -28,7 +32,7 @@ from typing import Any
 
 from multiagentllm.checkpoint import MANIFEST, Manifest, load_backbone, read_manifest
 from multiagentllm.export import (
-    ADAPTER_CONFIG, ExportError, _adapter_weights, _check_destination, _read_config, _replace)
+    ADAPTER_CONFIG, ExportError, _adapter_weights, _check_destination, _merge, _read_config, _replace)
 from multiagentllm.models.backends.checkpoint import TRIO
 from multiagentllm.models.backends.decode import eos_ids
 from multiagentllm.models.backends.llamacpp import EXPORT_INFO
@@ -49,14 +53,16 @@ _HPARAMS = {"llama.block_count": "num_hidden_layers", "llama.embedding_length": 
 @dataclass
 class GGUFExport:
     out: Path
-    backbone: Path
+    backbone: Path | None  # None when each role is merged into its own model
     adapters: dict[str, Path]  # role -> OUT/adapters/ROLE.gguf
     single: Path | None = None
+    models: dict[str, Path] = field(default_factory=dict)  # merged roles: role -> OUT/roles/ROLE.gguf
     notes: list[str] = field(default_factory=list)
 
 
 def export_gguf(checkpoint: str | Path, out: str | Path, *, dtype: str = "float32",
-                base_gguf: str | Path | None = None, force: bool = False) -> GGUFExport:
+                base_gguf: str | Path | None = None, merge_roles: bool = False,
+                force: bool = False) -> GGUFExport:
     """Export `checkpoint` to `out`; see the module docstring. `dtype` is the backbone's
     (float32 keeps the in-process runtime's weights exactly; norms stay float32 in every case)."""
     if dtype not in GGUF_DTYPES:
@@ -64,28 +70,17 @@ def export_gguf(checkpoint: str | Path, out: str | Path, *, dtype: str = "float3
     manifest = read_manifest(checkpoint)
     out = Path(out).expanduser().resolve()
     _check_destination(manifest.root.resolve(), out, force)
-    _check_sources(manifest)
+    _check_sources(manifest, merge_roles)
     template = _template(manifest, base_gguf)
     base_path = resolve_base(manifest.base)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "adapters").mkdir(parents=True)
+    (tmp / ("roles" if merge_roles else "adapters")).mkdir(parents=True)
     try:
-        model = load_backbone(base_path, manifest.stage1_for(manifest.roles[TRIO[0]].on))
-        _check_template(template, model.config)
-        write_model(model, template, tmp / "backbone.gguf", dtype)
-        result = GGUFExport(out, out / "backbone.gguf", {})
-        for role in TRIO:
-            write_adapter(manifest.roles[role].path, model.config, tmp / "adapters" / f"{role}.gguf")
-            result.adapters[role] = out / "adapters" / f"{role}.gguf"
-        if "single" not in manifest.roles:
-            result.notes.append(f"{manifest.root} has no single-LLM baseline yet; not exported")
-        elif manifest.roles["single"].on != manifest.roles[TRIO[0]].on:
-            result.notes.append("the single-LLM baseline was trained on other weights than the trio; "
-                                "export it with `umi export vllm --merge-roles` and convert that")
+        if merge_roles:
+            result, model = write_merged(manifest, base_path, template, tmp, out, dtype)
         else:
-            write_adapter(manifest.roles["single"].path, model.config, tmp / "adapters" / "single.gguf")
-            result.single = out / "adapters" / "single.gguf"
+            result, model = write_shared(manifest, base_path, template, tmp, out, dtype)
         (tmp / "serve.md").write_text(serve_text(result, manifest, dtype), encoding="utf-8")
         (tmp / EXPORT_INFO).write_text(json.dumps(export_info(result, manifest, model, base_path, dtype),
                                                   indent=2) + "\n", encoding="utf-8")
@@ -95,9 +90,52 @@ def export_gguf(checkpoint: str | Path, out: str | Path, *, dtype: str = "float3
     return result
 
 
+def write_shared(manifest: Manifest, base_path: Path, template: Any, tmp: Path, out: Path,
+                 dtype: str) -> tuple[GGUFExport, Any]:
+    """One backbone and the role adapters (applied at run time) into `tmp`; the result names
+    the final paths under `out`. Also returns the backbone (for its config and end tokens)."""
+    model = load_backbone(base_path, manifest.stage1_for(manifest.roles[TRIO[0]].on))
+    _check_template(template, model.config)
+    write_model(model, template, tmp / "backbone.gguf", dtype)
+    result = GGUFExport(out, out / "backbone.gguf", {})
+    for role in TRIO:
+        write_adapter(manifest.roles[role].path, model.config, tmp / "adapters" / f"{role}.gguf")
+        result.adapters[role] = out / "adapters" / f"{role}.gguf"
+    if "single" not in manifest.roles:
+        result.notes.append(f"{manifest.root} has no single-LLM baseline yet; not exported")
+    elif manifest.roles["single"].on != manifest.roles[TRIO[0]].on:
+        result.notes.append("the single-LLM baseline was trained on other weights than the trio; "
+                            "export it with `umi export vllm --merge-roles` and convert that")
+    else:
+        write_adapter(manifest.roles["single"].path, model.config, tmp / "adapters" / "single.gguf")
+        result.single = out / "adapters" / "single.gguf"
+    return result, model
+
+
+def write_merged(manifest: Manifest, base_path: Path, template: Any, tmp: Path, out: Path,
+                 dtype: str) -> tuple[GGUFExport, Any]:
+    """Each role (and the single-LLM baseline, if trained) merged into the weights it was trained
+    on, one full GGUF model per role, into `tmp/roles/`. Merged in float32 (as `umi export vllm
+    --merge-roles` does), then written in `dtype`."""
+    result = GGUFExport(out, None, {})
+    model = None
+    for role in [*TRIO, *(["single"] if "single" in manifest.roles else [])]:
+        entry = manifest.roles[role]
+        model = _merge(load_backbone(base_path, manifest.stage1_for(entry.on)), entry.path)
+        _check_template(template, model.config)
+        write_model(model, template, tmp / "roles" / f"{role}.gguf", dtype)
+        if role == "single":
+            result.single = out / "roles" / "single.gguf"
+        else:
+            result.models[role] = out / "roles" / f"{role}.gguf"
+    if "single" not in manifest.roles:
+        result.notes.append(f"{manifest.root} has no single-LLM baseline yet; not exported")
+    return result, model
+
+
 # -- checks, before anything is loaded ------------------------------------------------------------
 
-def _check_sources(manifest: Manifest) -> None:
+def _check_sources(manifest: Manifest, merge_roles: bool = False) -> None:
     missing = [r for r in TRIO if r not in manifest.roles]
     if missing:
         raise ExportError(f"{manifest.root / MANIFEST} names no {', '.join(missing)} "
@@ -108,19 +146,20 @@ def _check_sources(manifest: Manifest) -> None:
                           "writes one backbone with runtime adapters (convert full models with "
                           "llama.cpp's convert_hf_to_gguf.py instead)")
     ons = {manifest.roles[r].on for r in TRIO}
-    if len(ons) > 1:
+    if len(ons) > 1 and not merge_roles:
         raise ExportError(f"{manifest.root}: the roles were trained on different weights "
                           f"({', '.join(f'{r}: {manifest.roles[r].on}' for r in TRIO)}), so they "
-                          "cannot share one backbone")
-    if "stage1" in ons:
+                          "cannot share one backbone; pass --merge-roles")
+    roles = [*TRIO, *(["single"] if "single" in manifest.roles else [])]
+    if "stage1" in {manifest.roles[r].on for r in roles}:
         if manifest.stage1 is None:
             raise ExportError(f"{manifest.root / MANIFEST}: roles are trained on 'stage1' "
                               "but it names no stage1 backbone")
         _adapter_weights(manifest.stage1, "the stage-1 adapter")
-    roles = [*TRIO, *(["single"] if "single" in manifest.roles else [])]
     for role in roles:
         _adapter_weights(manifest.roles[role].path, f"the {role} adapter")
-        check_adapter(manifest.roles[role].path / ADAPTER_CONFIG)
+        if not merge_roles:  # merged adapters are PEFT's to fold in, whatever their kind
+            check_adapter(manifest.roles[role].path / ADAPTER_CONFIG)
 
 
 def check_adapter(path: Path) -> None:
@@ -317,32 +356,43 @@ def export_info(result: GGUFExport, manifest: Manifest, model: Any, base_path: P
                 dtype: str) -> dict[str, Any]:
     """What `models.backends.llamacpp.load_gguf` needs: the base (for the tokenizer), the files
     (relative to the export), the end tokens, and where it came from."""
-    adapters = {**result.adapters, **({"single": result.single} if result.single else {})}
-    return {"base": manifest.base, "prompt_version": manifest.prompt_version,
-            "checkpoint": str(manifest.root.resolve()), "dtype": dtype,
-            "backbone": result.backbone.name,
-            "adapters": {r: str(p.relative_to(result.out)) for r, p in adapters.items()},
-            "eos": sorted(eos_ids(model, load_tokenizer(base_path)))}
+    files = {**(result.models or result.adapters), **({"single": result.single} if result.single else {})}
+    info = {"base": manifest.base, "prompt_version": manifest.prompt_version,
+            "checkpoint": str(manifest.root.resolve()), "dtype": dtype}
+    if result.backbone is None:  # merged: one full model per role
+        info["models"] = {r: str(p.relative_to(result.out)) for r, p in files.items()}
+    else:
+        info["backbone"] = result.backbone.name
+        info["adapters"] = {r: str(p.relative_to(result.out)) for r, p in files.items()}
+    return {**info, "eos": sorted(eos_ids(model, load_tokenizer(base_path)))}
 
 
 # -- serve.md -------------------------------------------------------------------------------------
 
 def serve_text(result: GGUFExport, manifest: Manifest, dtype: str) -> str:
     """How to run the export in process, with llama-server, and with Ollama."""
-    adapters = {**result.adapters, **({"single": result.single} if result.single else {})}
     query = '"What will the weather be like in Paris tomorrow?"'
-    lora_flags = " ".join(f"--lora {adapters[r]}" for r in adapters)
-    ids = ", ".join(f"{r} = {i}" for i, r in enumerate(adapters))
+    what = "each role merged into its own model" if result.backbone is None else "backbone"
     lines = [f"# Serving `{manifest.root}` with llama.cpp", "",
              f"Exported by `umi export gguf` from `{manifest.root}` (base `{manifest.base}`, prompt "
-             f"format `{manifest.prompt_version}`), backbone in {dtype}.", "",
+             f"format `{manifest.prompt_version}`), {what} in {dtype}.", "",
              "## In process", "",
              "`umi` loads the export as a checkpoint (`umi run` / `umi serve` / `umi eval` on the "
              "training checkpoint itself export it to the cache on first use):", "",
              "```bash",
              f"umi run {query} --checkpoint {result.out}",
              "```", "",
-             "## llama-server: one server, the backbone with the role adapters", "",
+             *(_merged_servers(result) if result.backbone is None else _adapter_servers(result)),
+             "Prompts must be rendered by `multiagentllm.roles` (the `umi` commands do that).", ""]
+    lines += [f"Note: {n}." for n in result.notes]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _adapter_servers(result: GGUFExport) -> list[str]:
+    adapters = {**result.adapters, **({"single": result.single} if result.single else {})}
+    lora_flags = " ".join(f"--lora {adapters[r]}" for r in adapters)
+    ids = ", ".join(f"{r} = {i}" for i, r in enumerate(adapters))
+    lines = ["## llama-server: one server, the backbone with the role adapters", "",
              "The adapters load with scale 0 and each request picks its role's adapter by id "
              f"({ids}):", "",
              "```bash",
@@ -356,7 +406,17 @@ def serve_text(result: GGUFExport, manifest: Manifest, dtype: str) -> str:
         lines += [f"`Modelfile.{role}`:", "", "```", f"FROM {result.backbone}", f"ADAPTER {path}",
                   "PARAMETER temperature 0", "```", "",
                   f"`ollama create umi-{role} -f Modelfile.{role}`", ""]
-    lines += ["Prompts must be rendered by `multiagentllm.roles` (the `umi` commands do that).", ""]
-    lines += [f"Note: {n}." for n in result.notes]
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
+
+def _merged_servers(result: GGUFExport) -> list[str]:
+    models = {**result.models, **({"single": result.single} if result.single else {})}
+    lines = ["## llama-server: one server per role (each a full model)", "", "```bash",
+             *(f"llama-server -m {path} --ctx-size 8192 --port {8081 + i} &"
+               for i, path in enumerate(models.values())),
+             "```", "",
+             "## Ollama: one model per role", ""]
+    for role, path in models.items():
+        lines += [f"`Modelfile.{role}`:", "", "```", f"FROM {path}", "PARAMETER temperature 0", "```", "",
+                  f"`ollama create umi-{role} -f Modelfile.{role}`", ""]
+    return lines

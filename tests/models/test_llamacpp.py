@@ -1,6 +1,6 @@
 """`umi export gguf` and the llama.cpp runner on a tiny random Llama: the exported backbone with
 each role's runtime LoRA gives the torch runtime's logits and greedy text (free, grammar-
-constrained, with drafts, with prefix reuse); exports llama.cpp cannot take are refused with the
+constrained, with drafts, with prefix reuse), and so does each role merged into its own model; exports llama.cpp cannot take are refused with the
 part named; a missing native build falls back with one warning."""
 
 from __future__ import annotations
@@ -130,6 +130,74 @@ def test_greedy_tokens_equal_the_torch_runtime_up_to_float_ties(torch_llm, cpp_l
         if got != want:
             first = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
             assert gaps[first] < 1e-2, (prompt, first, gaps[first])
+
+
+@pytest.fixture(scope="module")
+def merged(ckpt, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gguf") / "merged"
+    export_gguf(ckpt, out, base_gguf=ckpt / "template.gguf", merge_roles=True)
+    return out
+
+
+def test_merged_export_writes_one_full_model_per_role(merged):
+    import gguf
+
+    info = json.loads((merged / "export.json").read_text())
+    assert "backbone" not in info and "adapters" not in info
+    assert info["models"] == {r: f"roles/{r}.gguf" for r in (*TRIO, "single")}
+    assert not (merged / "adapters").exists()
+    reader = gguf.GGUFReader(merged / "roles" / "caller.gguf")
+    assert not any(t.name.endswith((".lora_a", ".lora_b")) for t in reader.tensors)
+    serve = (merged / "serve.md").read_text()
+    assert f"llama-server -m {merged / 'roles' / 'planner.gguf'}" in serve and "--lora" not in serve
+
+
+@pytest.mark.parametrize("role", TRIO)
+def test_merged_roles_give_the_runtime_loras_logits_and_greedy_text(torch_llm, merged, role):
+    """Each role merged into its own model (no adapter at run time) against the torch runtime,
+    which applies the LoRA unmerged: the same logits, and greedy tokens up to float ties as in
+    test_greedy_tokens_equal_the_torch_runtime_up_to_float_ties."""
+    from multiagentllm.models.tokens import encode
+
+    llm = load_gguf(merged, draft_tokens=0)
+    assert len({id(llm.runner(r).model) for r in TRIO}) == 3
+    entry = torch_llm.role(role)
+    entry.model.set_adapter(entry.adapter)
+    ids = torch.tensor([encode(torch_llm.tokenizer, PROMPTS[0])])
+    want = torch_llm.runner(entry.model).prefill(ids, None, ids.shape[1] + 1)[0]
+    got = llm.runner(role).prefill(ids, None, ids.shape[1] + 1)[0]
+    assert torch.allclose(got, want, atol=2e-3, rtol=1e-3), (got - want).abs().max()
+    for prompt in PROMPTS:
+        ids = encode(torch_llm.tokenizer, prompt)
+        want, gaps = _greedy(torch_llm.runner(entry.model), ids, 24)
+        got, _ = _greedy(llm.runner(role), ids, 24)
+        if got != want:
+            first = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
+            assert gaps[first] < 1e-2, (prompt, first, gaps[first])
+    with pytest.raises(AttributeError, match="one model per role"):
+        llm.model
+    llm.close()
+
+
+def test_merged_roles_may_sit_on_different_weights(ckpt, tmp_path):
+    """Roles trained on different weights cannot share one backbone, but each can be merged."""
+    mixed = _copy(ckpt, tmp_path)
+    write_manifest(mixed, ckpt / "base", {"planner": "stage1", "caller": "base", "summarizer": "stage1"})
+    with pytest.raises(ExportError, match="--merge-roles"):
+        export_gguf(mixed, tmp_path / "shared", base_gguf=ckpt / "template.gguf")
+    export_gguf(mixed, tmp_path / "merged", base_gguf=ckpt / "template.gguf", merge_roles=True)
+    llm, runtime = load_gguf(tmp_path / "merged", draft_tokens=0), load_llm(mixed, draft_tokens=0)
+    from multiagentllm.models.tokens import encode
+
+    ids = torch.tensor([encode(runtime.tokenizer, PROMPTS[0])])
+    for role in TRIO:
+        entry = runtime.role(role)
+        if entry.adapter:
+            entry.model.set_adapter(entry.adapter)
+        want = runtime.runner(entry.model).prefill(ids, None, ids.shape[1] + 1)[0]
+        got = llm.runner(role).prefill(ids, None, ids.shape[1] + 1)[0]
+        assert torch.allclose(got, want, atol=2e-3, rtol=1e-3), (role, (got - want).abs().max())
+    llm.close()
 
 
 def test_drafts_and_prefix_reuse_keep_the_greedy_text(torch_llm, exported):

@@ -10,7 +10,8 @@ Only the forward is llama.cpp's. Prompts are tokenized by the same transformers 
 torch path, and decoding is `decode.generate`: the same greedy loop, stop strings, prompt-lookup
 drafts and grammar masks (`constrain.Matcher`, fed llama.cpp's logits). Each adapter keeps its
 own KV sequence in one context, and a new prompt re-uses the longest prefix that sequence holds
-(role prompts are prefix-stable across an episode's steps).
+(role prompts are prefix-stable across an episode's steps). An export with the roles merged
+(`umi export gguf --merge-roles`) gives each role its own model and context, without adapters.
 """
 
 from __future__ import annotations
@@ -84,9 +85,10 @@ except Exception:  # the bindings are optional; `available()` reports why
 
 
 class LlamaCppModel:
-    """One GGUF backbone, one context, and its LoRA adapters (one KV sequence per adapter)."""
+    """One GGUF backbone, one context, and its LoRA adapters (one KV sequence per adapter). An
+    adapter given as None is the backbone as it is (a role merged into its own model)."""
 
-    def __init__(self, backbone: Path, adapters: dict[str, Path], *, threads: int | None = None,
+    def __init__(self, backbone: Path, adapters: dict[str, Path | None], *, threads: int | None = None,
                  n_ctx: int = N_CTX):
         _init_backend()
         lib = _lib()
@@ -111,8 +113,8 @@ class LlamaCppModel:
         self.n_ctx = n_ctx
         self.adapters: dict[str, Any] = {}
         for name, path in adapters.items():
-            handle = lib.llama_adapter_lora_init(self.model, str(path).encode())
-            if not handle:
+            handle = None if path is None else lib.llama_adapter_lora_init(self.model, str(path).encode())
+            if path is not None and not handle:
                 raise LlamaCppError(f"llama.cpp refused the adapter {path} (set UMI_LLAMACPP_LOG=1 to see why)")
             self.adapters[name] = handle
         self.seq = {name: i for i, name in enumerate(adapters)}
@@ -123,9 +125,10 @@ class LlamaCppModel:
     def use(self, adapter: str) -> None:
         if adapter == self.active:
             return
-        handles = (self.lib.llama_adapter_lora_p_ctypes * 1)(self.adapters[adapter])
-        scales = (ctypes.c_float * 1)(1.0)
-        if self.lib.llama_set_adapters_lora(self.ctx, handles, 1, scales) != 0:
+        handle = self.adapters[adapter]
+        handles = (self.lib.llama_adapter_lora_p_ctypes * 1)(handle) if handle else None
+        scales = (ctypes.c_float * 1)(1.0) if handle else None
+        if self.lib.llama_set_adapters_lora(self.ctx, handles, 1 if handle else 0, scales) != 0:
             raise LlamaCppError(f"llama.cpp could not switch to the {adapter} adapter")
         self.active = adapter
 
@@ -183,7 +186,8 @@ class LlamaCppModel:
         if getattr(self, "ctx", None):
             self.lib.llama_batch_free(self.batch)
             for handle in self.adapters.values():
-                self.lib.llama_adapter_lora_free(handle)
+                if handle:
+                    self.lib.llama_adapter_lora_free(handle)
             self.lib.llama_free(self.ctx)
             self.lib.llama_model_free(self.model)
             self.ctx = None
@@ -233,16 +237,28 @@ class LlamaCppRunner:
 
 
 class LlamaCppBackend:
-    """`LLM` over a `umi export gguf` folder: the roles share one llama.cpp model."""
+    """`LLM` over a `umi export gguf` folder: the roles share one llama.cpp model (or, merged,
+    each role has its own)."""
 
     constrains = True  # `complete` takes grammars (see roles.grammar)
 
-    def __init__(self, tokenizer: Any, model: LlamaCppModel, eos: set[int], *, source: str = "",
+    def __init__(self, tokenizer: Any, models: list[LlamaCppModel], eos: set[int], *, source: str = "",
                  draft_tokens: int = DRAFT_TOKENS):
-        self.tokenizer, self.model, self.eos, self.source = tokenizer, model, eos, source
+        self.tokenizer, self.models, self.eos, self.source = tokenizer, models, eos, source
         self.draft_tokens = draft_tokens
-        self.roles = {name: LlamaCppRunner(model, name) for name in model.adapters}
+        self.roles = {name: LlamaCppRunner(m, name) for m in models for name in m.adapters}
         self._constrainer: Any = None
+
+    @property
+    def model(self) -> LlamaCppModel:
+        """The model the roles share (an export with merged roles has one per role: `runner(role).model`)."""
+        if len(self.models) != 1:
+            raise AttributeError(f"{self.source or 'this backend'} holds one model per role; use runner(role).model")
+        return self.models[0]
+
+    def close(self) -> None:
+        for m in self.models:
+            m.close()
 
     def runner(self, role: str) -> LlamaCppRunner:
         if role not in self.roles:
@@ -272,7 +288,7 @@ class LlamaCppBackend:
         if self._constrainer is None:
             from multiagentllm.models.backends.constrain import Constrainer
 
-            self._constrainer = Constrainer(self.tokenizer, self.model.vocab)
+            self._constrainer = Constrainer(self.tokenizer, self.models[0].vocab)
         return self._constrainer.matcher(grammar)
 
     def count_tokens(self, text: str) -> int:
@@ -290,7 +306,7 @@ def read_export(folder: str | Path) -> dict[str, Any]:
         info = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise LlamaCppError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
-    for key in ("base", "backbone", "adapters", "eos"):
+    for key in ("base", "eos", *(() if "models" in info else ("backbone", "adapters"))):
         if key not in info:
             raise LlamaCppError(f"{path}: missing {key!r}")
     return info
@@ -306,15 +322,19 @@ def load_gguf(folder: str | Path, *, single: bool = False, threads: int | None =
     folder = Path(folder).expanduser()
     info = read_export(folder)
     wanted = episode_roles(single)
-    missing = [r for r in wanted if r not in info["adapters"]]
+    merged = info.get("models")  # role -> its own full model, or None: one backbone + adapters
+    missing = [r for r in wanted if r not in (merged or info["adapters"])]
     if missing:
-        raise LlamaCppError(f"{folder} has no {', '.join(missing)} adapter")
+        raise LlamaCppError(f"{folder} has no {', '.join(missing)} {'model' if merged else 'adapter'}")
     from multiagentllm.models.load import load_tokenizer, resolve_base
 
     tokenizer = load_tokenizer(resolve_base(info["base"]))
-    model = LlamaCppModel(folder / info["backbone"], {r: folder / info["adapters"][r] for r in wanted},
-                          threads=threads)
-    backend = LlamaCppBackend(tokenizer, model, {int(t) for t in info["eos"]}, source=str(folder))
+    if merged:
+        models = [LlamaCppModel(folder / merged[r], {r: None}, threads=threads) for r in wanted]
+    else:
+        models = [LlamaCppModel(folder / info["backbone"], {r: folder / info["adapters"][r] for r in wanted},
+                                threads=threads)]
+    backend = LlamaCppBackend(tokenizer, models, {int(t) for t in info["eos"]}, source=str(folder))
     if draft_tokens is not None:
         backend.draft_tokens = draft_tokens
     return backend
