@@ -10,7 +10,7 @@ import typer
 from multiagentllm.agent.cli import run as run_command
 from multiagentllm.data.cli import app as data_app
 from multiagentllm.eval.cli import app as eval_app
-from multiagentllm.export import app as export_app
+from multiagentllm.export_cli import app as export_app
 from multiagentllm.paths import repo_path
 from multiagentllm.serve.cli import serve as serve_command
 from multiagentllm.train.cli import app as train_app

@@ -26,12 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import typer
 
-from multiagentllm.checkpoint import MANIFEST, CheckpointError, Manifest, load_backbone, read_manifest
-from multiagentllm.models.backends.checkpoint import TRIO
-from multiagentllm.models.embedded import ModelNotFoundError
+from multiagentllm.checkpoint import MANIFEST, Manifest, load_backbone, read_manifest
 from multiagentllm.models.load import resolve_base
+from multiagentllm.roles.registry import TRIO
 
 DTYPES = ("bfloat16", "float16", "float32")
 VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the values vLLM's --max-lora-rank accepts
@@ -308,56 +306,3 @@ def serve_text(result: ExportResult, manifest: Manifest, dtype: str) -> str:
 
 
 # -- `umi export` -------------------------------------------------------------------------------
-
-app = typer.Typer(help="Export a trained checkpoint for serving engines (vLLM multi-LoRA, llama.cpp GGUF).",
-                  no_args_is_help=True)
-
-
-@app.command("vllm")
-def vllm_command(
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint folder (manifest.json)."),
-    out: Path = typer.Option(..., "--out", help="Folder to write (backbone/, adapters/, single/, serve.md)."),
-    dtype: str = typer.Option("bfloat16", "--dtype", help="bfloat16 | float16 | float32."),
-    merge_roles: bool = typer.Option(
-        False, "--merge-roles", help="Write three fully merged role models instead of backbone + adapters."),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
-) -> None:
-    """The backbone (base + stage 1 merged) and the role adapters for `vllm serve --enable-lora`."""
-    try:
-        result = export_vllm(checkpoint, out, dtype=dtype, merge_roles=merge_roles, force=force)
-    except (ExportError, CheckpointError, ModelNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    for note in result.notes:
-        typer.echo(f"note: {note}", err=True)
-    typer.echo(f"wrote {result.out} ({', '.join(sorted(p.name for p in result.out.iterdir()))}); "
-               f"how to serve it: {result.out / 'serve.md'}")
-
-
-@app.command("gguf")
-def gguf_command(
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint folder (manifest.json)."),
-    out: Path = typer.Option(..., "--out", help="Folder to write (backbone.gguf, adapters/, serve.md; or roles/ when merged)."),
-    dtype: str = typer.Option("float16", "--dtype", help="The backbone's: float16 | bfloat16 | float32 | q8_0 (8-bit, llama.cpp's blocks of 32)."),
-    merge_roles: bool = typer.Option(
-        False, "--merge-roles", help="Each role merged into its own full model (roles/ROLE.gguf): no run-time "
-                                     "LoRA, three times the weight memory."),
-    base_gguf: Path | None = typer.Option(
-        None, "--base-gguf", help="A GGUF of the base, for its tokenizer and hyper-parameters (default: "
-                                  "the embedded model's own file)."),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
-) -> None:
-    """The backbone (base + stage 1 merged) and the role adapters as GGUF, for llama.cpp and Ollama."""
-    # export_gguf loads torch and the llama.cpp backend (about 1 s) and imports this module
-    from multiagentllm.export_gguf import export_gguf
-
-    try:
-        result = export_gguf(checkpoint, out, dtype=dtype, base_gguf=base_gguf, merge_roles=merge_roles,
-                             force=force)
-    except (ExportError, CheckpointError, ModelNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    for note in result.notes:
-        typer.echo(f"note: {note}", err=True)
-    typer.echo(f"wrote {result.out} ({', '.join(sorted(p.name for p in result.out.iterdir()))}); "
-               f"how to serve it: {result.out / 'serve.md'}")

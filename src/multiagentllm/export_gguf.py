@@ -23,9 +23,11 @@ adapters' B matrices on them) are reordered on the way out.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,11 +35,11 @@ from typing import Any
 from multiagentllm.checkpoint import MANIFEST, Manifest, load_backbone, read_manifest
 from multiagentllm.export import (
     ADAPTER_CONFIG, ExportError, _adapter_weights, _check_destination, _merge, _read_config, _replace)
-from multiagentllm.models.backends.checkpoint import TRIO
 from multiagentllm.models.backends.decode import eos_ids
-from multiagentllm.models.backends.llamacpp import EXPORT_INFO
-from multiagentllm.models.embedded import gguf_path
+from multiagentllm.models.backends.llamacpp import EXPORT_INFO, LlamaCppBackend, load_gguf
+from multiagentllm.models.embedded import cache_root, gguf_path
 from multiagentllm.models.load import load_tokenizer, resolve_base
+from multiagentllm.roles.registry import TRIO
 
 GGUF_DTYPES = ("float32", "float16", "bfloat16", "q8_0")  # q8_0: 8-bit blocks of 32 (llama.cpp's own)
 LLAMA_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -420,3 +422,27 @@ def _merged_servers(result: GGUFExport) -> list[str]:
         lines += [f"`Modelfile.{role}`:", "", "```", f"FROM {path}", "PARAMETER temperature 0", "```", "",
                   f"`ollama create umi-{role} -f Modelfile.{role}`", ""]
     return lines
+
+
+def load_checkpoint(manifest: Any, *, single: bool = False, dtype: str = "float16",
+                    draft_tokens: int | None = None) -> LlamaCppBackend:
+    """A trained checkpoint on llama.cpp: exported to GGUF once (about 20 s, into the cache,
+    keyed by the checkpoint's files), then loaded from there."""
+    root = manifest.root.resolve()
+    folder = cache_root() / "gguf" / f"{root.name}-{checkpoint_key(root, dtype)}"
+    if not (folder / EXPORT_INFO).exists():
+        print(f"exporting {root} to GGUF for llama.cpp (once): {folder}", file=sys.stderr, flush=True)
+        export_gguf(root, folder, dtype=dtype, force=True)
+    backend = load_gguf(folder, single=single, draft_tokens=draft_tokens)
+    backend.source = str(manifest.root)
+    return backend
+
+
+def checkpoint_key(root: Path, dtype: str) -> str:
+    """A key that changes whenever the checkpoint's weights do (file sizes and times)."""
+    h = hashlib.sha256(dtype.encode())
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".safetensors", ".json", ".bin"):
+            st = path.stat()
+            h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]

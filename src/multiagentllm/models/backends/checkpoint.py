@@ -135,7 +135,7 @@ def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtyp
         raise ValueError(f"draft_tokens must be >= 0, got {draft_tokens}")
     if engine_for(manifest, single=single, engine=engine, dtype=dtype, device=device,
                   separate=separate)[0] == "llamacpp":
-        from multiagentllm.models.backends.llamacpp import load_checkpoint  # ~1 s of imports: only when used
+        from multiagentllm.export_gguf import load_checkpoint  # ~1 s of imports: only when used
 
         return load_checkpoint(manifest, single=single, dtype=GGUF_DTYPE, draft_tokens=draft_tokens)
     import torch

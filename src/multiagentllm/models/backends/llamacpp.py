@@ -17,7 +17,6 @@ own KV sequence in one context, and a new prompt re-uses the longest prefix that
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import os
 import sys
@@ -338,31 +337,3 @@ def load_gguf(folder: str | Path, *, single: bool = False, threads: int | None =
     if draft_tokens is not None:
         backend.draft_tokens = draft_tokens
     return backend
-
-
-def load_checkpoint(manifest: Any, *, single: bool = False, dtype: str = "float16",
-                    draft_tokens: int | None = None) -> LlamaCppBackend:
-    """A trained checkpoint on llama.cpp: exported to GGUF once (about 20 s, into the cache,
-    keyed by the checkpoint's files), then loaded from there."""
-    from multiagentllm.export_gguf import export_gguf
-    from multiagentllm.models.embedded import cache_root
-
-    root = manifest.root.resolve()
-    folder = cache_root() / "gguf" / f"{root.name}-{checkpoint_key(root, dtype)}"
-    if not (folder / EXPORT_INFO).exists():
-        print(f"exporting {root} to GGUF for llama.cpp (once): {folder}", file=sys.stderr, flush=True)
-        export_gguf(root, folder, dtype=dtype, force=True)
-    backend = load_gguf(folder, single=single, draft_tokens=draft_tokens)
-    backend.source = str(manifest.root)
-    return backend
-
-
-def checkpoint_key(root: Path, dtype: str) -> str:
-    """A key that changes whenever the checkpoint's weights do (file sizes and times)."""
-    h = hashlib.sha256(dtype.encode())
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in (".safetensors", ".json", ".bin"):
-            st = path.stat()
-            h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
-
