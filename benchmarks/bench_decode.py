@@ -415,7 +415,7 @@ def main() -> None:
 
     import torch
 
-    from multiagentllm.export_gguf import export_gguf
+    from multiagentllm.models.gguf import export_gguf
     from multiagentllm.models import load_llm
     from multiagentllm.models.backends.checkpoint import GGUF_DTYPE
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from multiagentllm.checkpoint import (
-    MANIFEST, CheckpointError, Manifest, RoleEntry, find_manifest, load_backbone, read_manifest,
-    record_stage, stage1_folder, write_manifest,
+    MANIFEST, CheckpointError, ExportError, Manifest, RoleEntry, export_roles, find_manifest, load_backbone,
+    read_manifest, record_stage, stage1_folder, start_export, unservable, write_manifest,
 )
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -112,3 +112,28 @@ def test_the_backbone_is_the_base_merged_with_the_stage1_adapter(tmp_path):
     merged.save_pretrained(tmp_path / "full_stage1")
     full = load_backbone(tmp_path / "base", tmp_path / "full_stage1", full=True, dtype=torch.bfloat16)
     assert next(full.parameters()).dtype == torch.bfloat16
+
+
+def test_the_checks_every_export_starts_with(tmp_path):
+    """Both exports (vLLM and GGUF) start from `start_export` and `export_roles`: the dtype, the
+    destination, and a trained trio."""
+    ckpt = tmp_path / "ckpt"
+    record_stage(ckpt, format="lora", base="embedded", prompt_version="v1", folder="planner", role="planner")
+    with pytest.raises(ExportError, match="dtype 'int4': expected one of float32, float16"):
+        start_export(ckpt, tmp_path / "out", dtype="int4", dtypes=("float32", "float16"), force=False)
+    with pytest.raises(ExportError, match="overlaps the checkpoint"):
+        start_export(ckpt, ckpt / "export", dtype="float32", dtypes=("float32",), force=False)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "old.txt").write_text("x")
+    with pytest.raises(ExportError, match="is not empty; pass --force"):
+        start_export(ckpt, tmp_path / "full", dtype="float32", dtypes=("float32",), force=False)
+    manifest, out = start_export(ckpt, tmp_path / "full", dtype="float32", dtypes=("float32",), force=True)
+    assert out == (tmp_path / "full").resolve() and manifest.root == ckpt
+    with pytest.raises(ExportError, match=r"names no caller, summarizer \(trained: planner\)"):
+        export_roles(manifest)
+
+
+def test_what_a_serving_engine_cannot_apply_as_a_run_time_lora():
+    assert unservable({"r": 8, "bias": "none"}) == []
+    assert unservable({"use_dora": True, "bias": "all", "modules_to_save": ["lm_head"]}) == [
+        "use_dora", "bias", "modules_to_save"]

@@ -83,7 +83,7 @@ def gguf_template(path: Path, base: Path) -> Path:
     import gguf
     from transformers import AutoConfig, AutoTokenizer
 
-    from multiagentllm.export_gguf import rope_theta
+    from multiagentllm.models.gguf import rope_theta
 
     config = AutoConfig.from_pretrained(base)
     tok = AutoTokenizer.from_pretrained(base)

@@ -15,6 +15,9 @@ it (`read_manifest`); both go through `Manifest`, so the file has one shape. A r
 "base" (the base model) or on "stage1": the base merged with the stage-1 adapter, the *backbone*
 that training, the runtime and the exports all build with `load_backbone`.
 
+The role and stage-1 adapters are PEFT folders (`adapter_config.json` and the weights); what the
+exports need of them, and the checks both exports make before they load anything, are here too.
+
 This module reads no training or model code: `train/`, `models/` and the exports import it.
 """
 
@@ -29,15 +32,23 @@ from typing import Any
 
 from multiagentllm.io import folder_lock, write_json
 from multiagentllm.paths import portable
+from multiagentllm.roles.registry import TRIO
 
 MANIFEST = "manifest.json"
 STAGE1 = "stage1_backbone"  # the stage-1 folder when a manifest names none
 FORMATS = ("lora", "full")
 ON = ("base", "stage1")  # what a role's weights were trained on
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used; the message names the folder and what to do."""
+
+
+class ExportError(RuntimeError):
+    """An export (`umi export vllm | gguf`) that cannot be done; the message names the path and
+    what to do."""
 
 
 @dataclass
@@ -215,7 +226,7 @@ def load_backbone(base_path: str | os.PathLike, stage1: str | os.PathLike | None
 
     Loaded in `dtype` (float32 when None), moved to `device`, and merged there; in eval mode.
     Training (`train.recipe.build_model`), the torch runtime (`models.backends.checkpoint`) and
-    the exports (`export`, `export_gguf`) all build it here, so they agree on the weights."""
+    the exports (`export`, `models.gguf`) all build it here, so they agree on the weights."""
     import torch  # torch, transformers and peft load only when weights are built
     from transformers import AutoModelForCausalLM
 
@@ -224,7 +235,95 @@ def load_backbone(base_path: str | os.PathLike, stage1: str | os.PathLike | None
     if device is not None:
         model = model.to(device)
     if stage1 is not None and not full:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, stage1).merge_and_unload()
+        model = merge_adapter(model, stage1)
     return model.eval()
+
+
+def merge_adapter(model: Any, adapter: str | os.PathLike) -> Any:
+    """`model` with the LoRA adapter folder `adapter` merged into its weights."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+
+
+# -- adapter folders, as the exports read them ----------------------------------------------------
+
+def adapter_weights(folder: Path, what: str) -> Path:
+    """The weights file of the adapter folder `folder` (`what` names it in the error)."""
+    require_file(folder / ADAPTER_CONFIG, what)
+    found = [folder / name for name in ADAPTER_WEIGHTS if (folder / name).exists()]
+    if not found:
+        tried = " nor ".join(str(folder / name) for name in ADAPTER_WEIGHTS)
+        raise ExportError(f"{what} has no weights: neither {tried} exists (did that stage finish?)")
+    return found[0]
+
+
+def require_file(path: Path, what: str) -> Path:
+    """`path`, or an ExportError saying that `what` is missing."""
+    if not path.exists():
+        raise ExportError(f"{what} is missing: {path} not found (did that stage finish?)")
+    return path
+
+
+def read_adapter_config(path: Path) -> dict[str, Any]:
+    """An adapter's `adapter_config.json`."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ExportError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def unservable(config: dict[str, Any]) -> list[str]:
+    """What an adapter holds that a serving engine cannot apply as a run-time LoRA (vLLM's
+    multi-LoRA and llama.cpp alike): DoRA, trained biases, modules saved whole."""
+    return [name for name, bad in (("use_dora", config.get("use_dora")),
+                                   ("bias", config.get("bias", "none") != "none"),
+                                   ("modules_to_save", config.get("modules_to_save"))) if bad]
+
+
+# -- what both exports check before anything is loaded --------------------------------------------
+
+def start_export(checkpoint: str | os.PathLike, out: str | os.PathLike, *, dtype: str,
+                 dtypes: tuple[str, ...], force: bool) -> tuple[Manifest, Path]:
+    """The checkpoint's manifest and `out` resolved, after the checks every export starts with: a
+    dtype of `dtypes`, and an `out` apart from the checkpoint, a folder, empty unless `force`."""
+    if dtype not in dtypes:
+        raise ExportError(f"dtype {dtype!r}: expected one of {', '.join(dtypes)}")
+    manifest = read_manifest(checkpoint)
+    out, root = Path(out).expanduser().resolve(), manifest.root.resolve()
+    if out == root or out in root.parents or root in out.parents:
+        raise ExportError(f"--out {out} overlaps the checkpoint {root}; export somewhere else")
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ExportError(f"--out {out} is not empty; pass --force to replace it (the old one is "
+                          "removed only after the new export succeeds)")
+    return manifest, out
+
+
+def export_roles(manifest: Manifest) -> list[str]:
+    """The roles an export writes: the trio (an ExportError unless all three are trained) and the
+    single-LLM baseline where it is trained."""
+    missing = [r for r in TRIO if r not in manifest.roles]
+    if missing:
+        raise ExportError(f"{manifest.root / MANIFEST} names no {', '.join(missing)} "
+                          f"(trained: {', '.join(sorted(manifest.roles)) or 'none'}); finish the "
+                          "training chain first")
+    return [*TRIO, *(["single"] if "single" in manifest.roles else [])]
+
+
+def check_stage1_adapter(manifest: Manifest, roles: list[str]) -> None:
+    """The stage-1 adapter is there when one of `roles` was trained on it."""
+    if any(manifest.roles[r].on == "stage1" for r in roles):
+        if manifest.stage1 is None:
+            raise ExportError(f"{manifest.root / MANIFEST}: roles are trained on 'stage1' "
+                              "but it names no stage1 backbone")
+        adapter_weights(manifest.stage1, "the stage-1 adapter")
+
+
+def check_one_backbone(manifest: Manifest) -> None:
+    """The trio was trained on the same weights, so one backbone can serve its three adapters."""
+    if len({manifest.roles[r].on for r in TRIO}) > 1:
+        raise ExportError(f"{manifest.root}: the roles were trained on different weights "
+                          f"({', '.join(f'{r}: {manifest.roles[r].on}' for r in TRIO)}), so they "
+                          "cannot share one backbone; pass --merge-roles")

@@ -20,26 +20,21 @@ nothing half-written.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-from multiagentllm.checkpoint import MANIFEST, Manifest, load_backbone, read_manifest
+from multiagentllm.checkpoint import (
+    ADAPTER_CONFIG, ExportError, Manifest, adapter_weights, check_one_backbone, check_stage1_adapter,
+    export_roles, load_backbone, merge_adapter, read_adapter_config, require_file, start_export, unservable)
+from multiagentllm.io import atomic_dir
 from multiagentllm.models.load import resolve_base
 from multiagentllm.roles.registry import TRIO
 
 DTYPES = ("bfloat16", "float16", "float32")
 VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the values vLLM's --max-lora-rank accepts
-ADAPTER_CONFIG = "adapter_config.json"
-ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 PROVENANCE = ("config.yaml", "metrics.json")  # the resolved training config and metrics, kept
-
-
-class ExportError(RuntimeError):
-    """An export that cannot be done; the message names the path and what to do."""
 
 
 @dataclass
@@ -60,22 +55,12 @@ class ExportResult:
 def export_vllm(checkpoint: str | Path, out: str | Path, *, dtype: str = "bfloat16",
                 merge_roles: bool = False, force: bool = False) -> ExportResult:
     """Export `checkpoint` (a folder with manifest.json) to `out`; see the module docstring."""
-    if dtype not in DTYPES:
-        raise ExportError(f"dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
-    manifest = read_manifest(checkpoint)
-    out = Path(out).expanduser().resolve()
-    _check_destination(manifest.root.resolve(), out, force)
+    manifest, out = start_export(checkpoint, out, dtype=dtype, dtypes=DTYPES, force=force)
     _check_sources(manifest, merge_roles)
     base_path = resolve_base(manifest.base)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_dir(out) as tmp:  # renamed into place when written; the old `out` is removed only then
         result = _write(manifest, base_path, tmp, out, dtype, merge_roles)
         (tmp / "serve.md").write_text(serve_text(result, manifest, dtype), encoding="utf-8")
-        _replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return result
 
 
@@ -90,7 +75,7 @@ def _write(manifest: Manifest, base_path: Path, tmp: Path, out: Path, dtype: str
     elif merge_roles:
         for role in TRIO:
             entry = manifest.roles[role]
-            model = _merge(_weights_on(manifest, base_path, entry.on), entry.path)
+            model = merge_adapter(_weights_on(manifest, base_path, entry.on), entry.path)
             _save(model, base_path, tmp / role, dtype)
             result.roles[role] = out / role
     else:
@@ -106,7 +91,7 @@ def _write(manifest: Manifest, base_path: Path, tmp: Path, out: Path, dtype: str
         result.notes.append(f"{manifest.root} has no single-LLM baseline yet; single/ not written")
     else:
         model = (_load(single.path) if manifest.format == "full"
-                 else _merge(_weights_on(manifest, base_path, single.on), single.path))
+                 else merge_adapter(_weights_on(manifest, base_path, single.on), single.path))
         _save(model, base_path, tmp / "single", dtype)
         result.single = out / "single"
     return result
@@ -114,75 +99,27 @@ def _write(manifest: Manifest, base_path: Path, tmp: Path, out: Path, dtype: str
 
 # -- checks, before anything is loaded ------------------------------------------------------------
 
-def _check_destination(checkpoint: Path, out: Path, force: bool) -> None:
-    if out == checkpoint or out in checkpoint.parents or checkpoint in out.parents:
-        raise ExportError(f"--out {out} overlaps the checkpoint {checkpoint}; export somewhere else")
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise ExportError(f"--out {out} is not empty; pass --force to replace it (the old one is "
-                          "removed only after the new export succeeds)")
-
-
 def _check_sources(manifest: Manifest, merge_roles: bool) -> None:
-    missing = [r for r in TRIO if r not in manifest.roles]
-    if missing:
-        raise ExportError(f"{manifest.root / MANIFEST} names no {', '.join(missing)} "
-                          f"(trained: {', '.join(sorted(manifest.roles)) or 'none'}); finish the "
-                          "training chain first")
-    roles = [r for r in (*TRIO, "single") if r in manifest.roles]
+    roles = export_roles(manifest)
     if manifest.format == "full":
         if not merge_roles:
             raise ExportError(f"{manifest.root} holds full models, not LoRA adapters: there is "
                               "nothing to serve as multi-LoRA; pass --merge-roles")
         for role in roles:
-            _need(manifest.roles[role].path / "config.json", f"the {role} model")
+            require_file(manifest.roles[role].path / "config.json", f"the {role} model")
         return
     for role in roles:
-        _adapter_weights(manifest.roles[role].path, f"the {role} adapter")
-    if any(manifest.roles[r].on == "stage1" for r in roles):
-        if manifest.stage1 is None:
-            raise ExportError(f"{manifest.root / MANIFEST}: roles are trained on 'stage1' "
-                              "but it names no stage1 backbone")
-        _adapter_weights(manifest.stage1, "the stage-1 adapter")
-    ons = {manifest.roles[r].on for r in TRIO}
-    if not merge_roles and len(ons) > 1:
-        raise ExportError(f"{manifest.root}: the roles were trained on different weights "
-                          f"({', '.join(f'{r}: {manifest.roles[r].on}' for r in TRIO)}), so they "
-                          "cannot share one backbone; pass --merge-roles")
+        adapter_weights(manifest.roles[role].path, f"the {role} adapter")
+    check_stage1_adapter(manifest, roles)
     if not merge_roles:
+        check_one_backbone(manifest)
         for role in TRIO:
             _check_vllm_lora(manifest.roles[role].path / ADAPTER_CONFIG)
 
 
-def _need(path: Path, what: str) -> Path:
-    if not path.exists():
-        raise ExportError(f"{what} is missing: {path} not found (did that stage finish?)")
-    return path
-
-
-def _adapter_weights(folder: Path, what: str) -> Path:
-    _need(folder / ADAPTER_CONFIG, what)
-    found = [folder / name for name in ADAPTER_WEIGHTS if (folder / name).exists()]
-    if not found:
-        tried = " nor ".join(str(folder / name) for name in ADAPTER_WEIGHTS)
-        raise ExportError(f"{what} has no weights: neither {tried} exists (did that stage finish?)")
-    return found[0]
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ExportError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
-
-
 def _check_vllm_lora(path: Path) -> None:
     """What vLLM's multi-LoRA refuses (DoRA, bias, modules_to_save), refused here instead."""
-    config = _read_config(path)
-    problems = [name for name, bad in (("use_dora", config.get("use_dora")),
-                                       ("bias", config.get("bias", "none") != "none"),
-                                       ("modules_to_save", config.get("modules_to_save"))) if bad]
+    problems = unservable(read_adapter_config(path))
     if problems:
         raise ExportError(f"{path}: vLLM multi-LoRA cannot serve an adapter with "
                           f"{', '.join(problems)}; pass --merge-roles to serve merged models")
@@ -199,12 +136,6 @@ def _load(path: Path) -> Any:
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-
-
-def _merge(model: Any, adapter: Path) -> Any:
-    from peft import PeftModel
-
-    return PeftModel.from_pretrained(model, adapter).merge_and_unload()
 
 
 def _weights_on(manifest: Manifest, base_path: Path, on: str) -> Any:
@@ -224,25 +155,15 @@ def _save(model: Any, base_path: Path, dest: Path, dtype: str) -> None:
 def _copy_adapter(src: Path, dest: Path, backbone: Path) -> int:
     """Copy an adapter (and its training config), pointing it at the exported backbone; its rank."""
     dest.mkdir(parents=True)
-    weights = _adapter_weights(src, f"the adapter at {src}")
+    weights = adapter_weights(src, f"the adapter at {src}")
     shutil.copy2(weights, dest / weights.name)
     for name in PROVENANCE:
         if (src / name).exists():
             shutil.copy2(src / name, dest / name)
-    config = _read_config(src / ADAPTER_CONFIG)
+    config = read_adapter_config(src / ADAPTER_CONFIG)
     config["base_model_name_or_path"] = str(backbone)
     (dest / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return _rank(config)
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # -- serve.md -----------------------------------------------------------------------------------

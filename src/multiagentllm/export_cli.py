@@ -1,4 +1,4 @@
-"""`umi export vllm | gguf`: the command line of the two exports (`export.py`, `export_gguf.py`)."""
+"""`umi export vllm | gguf`: the command line of the two exports (`export.py`, `models/gguf.py`)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from multiagentllm.checkpoint import CheckpointError
-from multiagentllm.export import ExportError, export_vllm
-from multiagentllm.export_gguf import export_gguf
+from multiagentllm.checkpoint import CheckpointError, ExportError
+from multiagentllm.export import export_vllm
 from multiagentllm.models.embedded import ModelNotFoundError
+from multiagentllm.models.gguf import export_gguf
 
 app = typer.Typer(help="Export a trained checkpoint for serving engines (vLLM multi-LoRA, llama.cpp GGUF).",
                   no_args_is_help=True)

@@ -138,7 +138,8 @@ def test_a_grammar_the_free_output_satisfies_changes_nothing(trio, plain):
 
 
 def test_masks_are_computed_only_where_the_model_strays(trio):
-    from multiagentllm.models.backends.decode import eos_ids, generate
+    from multiagentllm.models.backends.decode import generate
+    from multiagentllm.models.tokens import eos_ids
     from multiagentllm.models.tokens import encode
 
     model = trio.role("caller").model

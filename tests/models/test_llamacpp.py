@@ -14,10 +14,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("llama_cpp", reason="llama-cpp-python (native build) not installed")
 
-from multiagentllm.export import ExportError  # noqa: E402
-from multiagentllm.export_gguf import export_gguf, interleave_rotary  # noqa: E402
+from multiagentllm.checkpoint import ExportError  # noqa: E402
 from multiagentllm.models import load_llm  # noqa: E402
 from multiagentllm.models.backends.llamacpp import LlamaCppError, load_gguf  # noqa: E402
+from multiagentllm.models.gguf import export_gguf, interleave_rotary  # noqa: E402
 from multiagentllm.roles.grammar import caller_grammar, planner_grammar  # noqa: E402
 from tiny_llama import gguf_template, random_lora, tiny_base, write_manifest  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""The one tokenization rule shared by training and the runtime, so both see the same tokens.
+"""The one tokenization rule shared by training and the runtime, so both see the same tokens; and
+the ids that end a generation (`eos_ids`).
 
 The seed's training format writes `<s>` and `</s>` as literal text; with `split_special_tokens`
 they are tokenized as text even when a tokenizer happens to know them as special tokens.  The
@@ -23,3 +24,16 @@ def encode_with_offsets(tokenizer: Any, text: str) -> tuple[list[int], list[tupl
     """
     enc = tokenizer(text, split_special_tokens=True, return_offsets_mapping=True)
     return list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
+
+
+def eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    """The token ids that end a generation: the model's generation config's, its config's and the
+    tokenizer's end-of-sequence ids, together."""
+    ids: set[int] = set()
+    for value in (getattr(getattr(model, "generation_config", None), "eos_token_id", None),
+                  getattr(model.config, "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    return ids

@@ -23,10 +23,11 @@ import warnings
 import zipfile
 from pathlib import Path
 
+from multiagentllm.checkpoint import ADAPTER_WEIGHTS
+
 PREFIX = "checkpoint-"
 BROKEN = "broken-"
 STATE = "trainer_state.json"
-ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 # torch.save files the Trainer loads on resume (optimizer.pt, scheduler.pt, scaler.pt,
 # rng_state*.pth, pytorch_model.bin); training_args.bin is written but never read back.
 TORCH_SUFFIXES = (".pt", ".pth", ".bin")

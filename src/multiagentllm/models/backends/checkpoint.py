@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from multiagentllm.checkpoint import MANIFEST, CheckpointError, Manifest, load_backbone, read_manifest
@@ -68,9 +69,6 @@ def engine_for(manifest: Manifest, *, single: bool = False, engine: str | None =
         raise ValueError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
     if engine == "torch":
         return "torch", "asked for"
-    # llama.cpp's module loads torch, numpy and the llama.cpp bindings (about 1 s): only when asked
-    from multiagentllm.models.backends import llamacpp
-
     roles = (*TRIO, "single") if single else TRIO  # the export's backbone is the trio's
     reason = None
     if separate or dtype is not None or (device is not None and str(device) != "cpu"):
@@ -82,7 +80,7 @@ def engine_for(manifest: Manifest, *, single: bool = False, engine: str | None =
     elif any(r not in manifest.roles for r in roles) or len({manifest.roles[r].on for r in roles}) > 1:
         reason = "the roles do not share one backbone"
     else:
-        reason = llamacpp.available()
+        reason = _llamacpp().available()
         if reason and engine == "auto":
             warnings.warn(f"llama.cpp is not available ({reason}); decoding with the slower torch "
                           "runner (install llama-cpp-python, see the README)", stacklevel=3)
@@ -91,6 +89,15 @@ def engine_for(manifest: Manifest, *, single: bool = False, engine: str | None =
     if engine == "llamacpp":
         raise CheckpointError(f"{manifest.root}: the llama.cpp engine cannot run it: {reason}")
     return "torch", reason
+
+
+def _llamacpp() -> ModuleType:
+    """The llama.cpp engine, imported only when a checkpoint may run on it: the module loads torch
+    and numpy (+1.7 s on `import multiagentllm.models`, measured with `python -X importtime`),
+    which the OpenAI backend, the torch-engine choice and `umi --help` never need."""
+    from multiagentllm.models.backends import llamacpp
+
+    return llamacpp
 
 
 def _cuda() -> bool:
@@ -115,9 +122,7 @@ def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtyp
     CUDA. `draft_tokens` sets prompt-lookup speculation (0 turns it off)."""
     if checkpoint is not None and (Path(checkpoint) / "export.json").exists() and not (
             Path(checkpoint) / MANIFEST).exists():  # a `umi export gguf` folder
-        from multiagentllm.models.backends.llamacpp import load_gguf  # ~1 s of imports: only when used
-
-        return load_gguf(checkpoint, single=single, draft_tokens=draft_tokens)
+        return _llamacpp().load_gguf(checkpoint, single=single, draft_tokens=draft_tokens)
     manifest = read_manifest(default_checkpoint() if checkpoint is None else checkpoint)
     if manifest.prompt_version and manifest.prompt_version != PROMPT_VERSION:
         warnings.warn(f"{manifest.root} was trained with prompts {manifest.prompt_version!r}, this "
@@ -135,9 +140,7 @@ def load_llm(checkpoint: str | Path | None = None, *, single: bool = False, dtyp
         raise ValueError(f"draft_tokens must be >= 0, got {draft_tokens}")
     if engine_for(manifest, single=single, engine=engine, dtype=dtype, device=device,
                   separate=separate)[0] == "llamacpp":
-        from multiagentllm.export_gguf import load_checkpoint  # ~1 s of imports: only when used
-
-        return load_checkpoint(manifest, single=single, dtype=GGUF_DTYPE, draft_tokens=draft_tokens)
+        return _llamacpp().load_checkpoint(manifest, single=single, dtype=GGUF_DTYPE, draft_tokens=draft_tokens)
     import torch
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -55,17 +55,6 @@ class HFRunner:
         return out.logits[:, -1].float()
 
 
-def eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    ids: set[int] = set()
-    for value in (getattr(getattr(model, "generation_config", None), "eos_token_id", None),
-                  getattr(model.config, "eos_token_id", None), tokenizer.eos_token_id):
-        if isinstance(value, int):
-            ids.add(value)
-        elif isinstance(value, (list, tuple)):
-            ids.update(int(v) for v in value)
-    return ids
-
-
 class NgramDrafter:
     """Prompt-lookup drafts: the tokens that followed the most recent earlier occurrence of the
     sequence's last n tokens (n = `max_ngram` down to 1). A tool agent copies a lot from its

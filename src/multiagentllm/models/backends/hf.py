@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from multiagentllm.models.tokens import encode
+from multiagentllm.models.tokens import encode, eos_ids
 
 DRAFT_TOKENS = 8  # prompt-lookup drafts verified per forward (see decode.generate)
 
@@ -62,7 +62,7 @@ class HFBackend:
                  stop: list[str], constraint: Any = None) -> list[str]:
         """`constraint`: a `roles.grammar.Grammar` for every prompt, or a list with one (or None)
         per prompt."""
-        from multiagentllm.models.backends.decode import eos_ids, generate
+        from multiagentllm.models.backends.decode import generate
 
         entry = self.role(role)
         if entry.adapter is not None:

@@ -12,11 +12,15 @@ drafts and grammar masks (`constrain.Matcher`, fed llama.cpp's logits). Each ada
 own KV sequence in one context, and a new prompt re-uses the longest prefix that sequence holds
 (role prompts are prefix-stable across an episode's steps). An export with the roles merged
 (`umi export gguf --merge-roles`) gives each role its own model and context, without adapters.
+
+A training checkpoint runs here through `load_checkpoint`: written once as GGUF by
+`models.gguf.export_gguf` into the cache, then loaded like any export.
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import os
 import sys
@@ -26,6 +30,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from multiagentllm.checkpoint import Manifest
+from multiagentllm.models.backends.constrain import Constrainer
+from multiagentllm.models.backends.decode import generate
+from multiagentllm.models.embedded import cache_root
+from multiagentllm.models.gguf import EXPORT_INFO, export_gguf
+from multiagentllm.models.load import load_tokenizer, resolve_base
 from multiagentllm.models.tokens import encode
 from multiagentllm.roles.registry import episode_roles
 
@@ -35,7 +45,6 @@ N_BATCH = 512  # prompt tokens per forward while prefilling
 # CPU several single-token steps, so on the trio's acceptance rates they lose on the planner and
 # the summarizer and win ~12% on the caller (results/decode/decode.md); `--draft-tokens` sets them.
 DRAFT_TOKENS = 0
-EXPORT_INFO = "export.json"
 
 
 class LlamaCppError(RuntimeError):
@@ -267,8 +276,6 @@ class LlamaCppBackend:
 
     def complete(self, prompts: list[str], *, role: str, max_new_tokens: int,
                  stop: list[str], constraint: Any = None) -> list[str]:
-        from multiagentllm.models.backends.decode import generate
-
         runner = self.runner(role)
         grammars = constraint if isinstance(constraint, list) else [constraint] * len(prompts)
         if len(grammars) != len(prompts):
@@ -285,8 +292,6 @@ class LlamaCppBackend:
         if grammar is None:
             return None
         if self._constrainer is None:
-            from multiagentllm.models.backends.constrain import Constrainer
-
             self._constrainer = Constrainer(self.tokenizer, self.models[0].vocab)
         return self._constrainer.matcher(grammar)
 
@@ -325,8 +330,6 @@ def load_gguf(folder: str | Path, *, single: bool = False, threads: int | None =
     missing = [r for r in wanted if r not in (merged or info["adapters"])]
     if missing:
         raise LlamaCppError(f"{folder} has no {', '.join(missing)} {'model' if merged else 'adapter'}")
-    from multiagentllm.models.load import load_tokenizer, resolve_base
-
     tokenizer = load_tokenizer(resolve_base(info["base"]))
     if merged:
         models = [LlamaCppModel(folder / merged[r], {r: None}, threads=threads) for r in wanted]
@@ -337,3 +340,27 @@ def load_gguf(folder: str | Path, *, single: bool = False, threads: int | None =
     if draft_tokens is not None:
         backend.draft_tokens = draft_tokens
     return backend
+
+
+def load_checkpoint(manifest: Manifest, *, single: bool = False, dtype: str = "float16",
+                    draft_tokens: int | None = None) -> LlamaCppBackend:
+    """A trained checkpoint on llama.cpp: exported to GGUF once (about 20 s, into the cache,
+    keyed by the checkpoint's files), then loaded from there."""
+    root = manifest.root.resolve()
+    folder = cache_root() / "gguf" / f"{root.name}-{checkpoint_key(root, dtype)}"
+    if not (folder / EXPORT_INFO).exists():
+        print(f"exporting {root} to GGUF for llama.cpp (once): {folder}", file=sys.stderr, flush=True)
+        export_gguf(root, folder, dtype=dtype, force=True)
+    backend = load_gguf(folder, single=single, draft_tokens=draft_tokens)
+    backend.source = str(manifest.root)
+    return backend
+
+
+def checkpoint_key(root: Path, dtype: str) -> str:
+    """A key that changes whenever the checkpoint's weights do (file sizes and times)."""
+    h = hashlib.sha256(dtype.encode())
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".safetensors", ".json", ".bin"):
+            st = path.stat()
+            h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]

@@ -18,29 +18,29 @@ folder). The weights come from the checkpoint. llama.cpp stores each head's quer
 rotary-pair-interleaved, not in halves as transformers does, so those rows (and the rows of the
 adapters' B matrices on them) are reordered on the way out.
 
-`umi run --checkpoint OUT` loads the export (see `models/backends/llamacpp.py`).
+`umi run --checkpoint OUT` loads the export (`models/backends/llamacpp.py` reads it; that
+module's `load_checkpoint` is how the llama.cpp engine runs a training checkpoint: exported here
+once, into the cache). This module loads no torch at import: `umi export` and `umi --help` stay
+quick; the weights are loaded when an export runs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multiagentllm.checkpoint import MANIFEST, Manifest, load_backbone, read_manifest
-from multiagentllm.export import (
-    ADAPTER_CONFIG, ExportError, _adapter_weights, _check_destination, _merge, _read_config, _replace)
-from multiagentllm.models.backends.decode import eos_ids
-from multiagentllm.models.backends.llamacpp import EXPORT_INFO, LlamaCppBackend, load_gguf
-from multiagentllm.models.embedded import cache_root, gguf_path
+from multiagentllm.checkpoint import (
+    ADAPTER_CONFIG, ExportError, Manifest, adapter_weights, check_one_backbone, check_stage1_adapter,
+    export_roles, load_backbone, merge_adapter, read_adapter_config, start_export, unservable)
+from multiagentllm.io import atomic_dir
+from multiagentllm.models.embedded import gguf_path
 from multiagentllm.models.load import load_tokenizer, resolve_base
+from multiagentllm.models.tokens import eos_ids
 from multiagentllm.roles.registry import TRIO
 
+EXPORT_INFO = "export.json"  # what `models.backends.llamacpp.load_gguf` reads: base, files, end tokens
 GGUF_DTYPES = ("float32", "float16", "bfloat16", "q8_0")  # q8_0: 8-bit blocks of 32 (llama.cpp's own)
 LLAMA_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # Metadata that describes the template's own tensors, not the ones written here.
@@ -67,18 +67,12 @@ def export_gguf(checkpoint: str | Path, out: str | Path, *, dtype: str = "float3
                 force: bool = False) -> GGUFExport:
     """Export `checkpoint` to `out`; see the module docstring. `dtype` is the backbone's
     (float32 keeps the in-process runtime's weights exactly; norms stay float32 in every case)."""
-    if dtype not in GGUF_DTYPES:
-        raise ExportError(f"dtype {dtype!r}: expected one of {', '.join(GGUF_DTYPES)}")
-    manifest = read_manifest(checkpoint)
-    out = Path(out).expanduser().resolve()
-    _check_destination(manifest.root.resolve(), out, force)
+    manifest, out = start_export(checkpoint, out, dtype=dtype, dtypes=GGUF_DTYPES, force=force)
     _check_sources(manifest, merge_roles)
     template = _template(manifest, base_gguf)
     base_path = resolve_base(manifest.base)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / ("roles" if merge_roles else "adapters")).mkdir(parents=True)
-    try:
+    with atomic_dir(out) as tmp:  # renamed into place when written; the old `out` is removed only then
+        (tmp / ("roles" if merge_roles else "adapters")).mkdir()
         if merge_roles:
             result, model = write_merged(manifest, base_path, template, tmp, out, dtype)
         else:
@@ -86,9 +80,6 @@ def export_gguf(checkpoint: str | Path, out: str | Path, *, dtype: str = "float3
         (tmp / "serve.md").write_text(serve_text(result, manifest, dtype), encoding="utf-8")
         (tmp / EXPORT_INFO).write_text(json.dumps(export_info(result, manifest, model, base_path, dtype),
                                                   indent=2) + "\n", encoding="utf-8")
-        _replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return result
 
 
@@ -123,7 +114,7 @@ def write_merged(manifest: Manifest, base_path: Path, template: Any, tmp: Path, 
     model = None
     for role in [*TRIO, *(["single"] if "single" in manifest.roles else [])]:
         entry = manifest.roles[role]
-        model = _merge(load_backbone(base_path, manifest.stage1_for(entry.on)), entry.path)
+        model = merge_adapter(load_backbone(base_path, manifest.stage1_for(entry.on)), entry.path)
         _check_template(template, model.config)
         write_model(model, template, tmp / "roles" / f"{role}.gguf", dtype)
         if role == "single":
@@ -138,38 +129,23 @@ def write_merged(manifest: Manifest, base_path: Path, template: Any, tmp: Path, 
 # -- checks, before anything is loaded ------------------------------------------------------------
 
 def _check_sources(manifest: Manifest, merge_roles: bool = False) -> None:
-    missing = [r for r in TRIO if r not in manifest.roles]
-    if missing:
-        raise ExportError(f"{manifest.root / MANIFEST} names no {', '.join(missing)} "
-                          f"(trained: {', '.join(sorted(manifest.roles)) or 'none'}); finish the "
-                          "training chain first")
+    roles = export_roles(manifest)
     if manifest.format != "lora":
         raise ExportError(f"{manifest.root} holds full models, not LoRA adapters; GGUF export "
                           "writes one backbone with runtime adapters (convert full models with "
                           "llama.cpp's convert_hf_to_gguf.py instead)")
-    ons = {manifest.roles[r].on for r in TRIO}
-    if len(ons) > 1 and not merge_roles:
-        raise ExportError(f"{manifest.root}: the roles were trained on different weights "
-                          f"({', '.join(f'{r}: {manifest.roles[r].on}' for r in TRIO)}), so they "
-                          "cannot share one backbone; pass --merge-roles")
-    roles = [*TRIO, *(["single"] if "single" in manifest.roles else [])]
-    if "stage1" in {manifest.roles[r].on for r in roles}:
-        if manifest.stage1 is None:
-            raise ExportError(f"{manifest.root / MANIFEST}: roles are trained on 'stage1' "
-                              "but it names no stage1 backbone")
-        _adapter_weights(manifest.stage1, "the stage-1 adapter")
+    if not merge_roles:
+        check_one_backbone(manifest)
+    check_stage1_adapter(manifest, roles)
     for role in roles:
-        _adapter_weights(manifest.roles[role].path, f"the {role} adapter")
+        adapter_weights(manifest.roles[role].path, f"the {role} adapter")
         if not merge_roles:  # merged adapters are PEFT's to fold in, whatever their kind
             check_adapter(manifest.roles[role].path / ADAPTER_CONFIG)
 
 
 def check_adapter(path: Path) -> None:
     """What llama.cpp's runtime LoRA cannot apply, refused with the part named."""
-    config = _read_config(path)
-    problems = [name for name, bad in (("use_dora", config.get("use_dora")),
-                                       ("bias", config.get("bias", "none") != "none"),
-                                       ("modules_to_save", config.get("modules_to_save"))) if bad]
+    problems = unservable(read_adapter_config(path))
     if problems:
         raise ExportError(f"{path}: llama.cpp cannot apply a LoRA adapter with "
                           f"{', '.join(problems)}; merge it (`umi export vllm --merge-roles`) and "
@@ -298,10 +274,10 @@ def write_adapter(folder: Path, config: Any, path: Path) -> None:
     import numpy as np
     from safetensors.torch import load_file
 
-    peft = _read_config(folder / ADAPTER_CONFIG)
+    peft = read_adapter_config(folder / ADAPTER_CONFIG)
     alpha = float(peft.get("lora_alpha") or 8)
     weights = {k: v.float().numpy() for k, v in
-               load_file(_adapter_weights(folder, f"the adapter at {folder}")).items()}
+               load_file(adapter_weights(folder, f"the adapter at {folder}")).items()}
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, config.num_hidden_layers)
     writer = gguf.GGUFWriter(path, "llama")
     writer.add_type(gguf.GGUFType.ADAPTER)
@@ -422,27 +398,3 @@ def _merged_servers(result: GGUFExport) -> list[str]:
         lines += [f"`Modelfile.{role}`:", "", "```", f"FROM {path}", "PARAMETER temperature 0", "```", "",
                   f"`ollama create umi-{role} -f Modelfile.{role}`", ""]
     return lines
-
-
-def load_checkpoint(manifest: Any, *, single: bool = False, dtype: str = "float16",
-                    draft_tokens: int | None = None) -> LlamaCppBackend:
-    """A trained checkpoint on llama.cpp: exported to GGUF once (about 20 s, into the cache,
-    keyed by the checkpoint's files), then loaded from there."""
-    root = manifest.root.resolve()
-    folder = cache_root() / "gguf" / f"{root.name}-{checkpoint_key(root, dtype)}"
-    if not (folder / EXPORT_INFO).exists():
-        print(f"exporting {root} to GGUF for llama.cpp (once): {folder}", file=sys.stderr, flush=True)
-        export_gguf(root, folder, dtype=dtype, force=True)
-    backend = load_gguf(folder, single=single, draft_tokens=draft_tokens)
-    backend.source = str(manifest.root)
-    return backend
-
-
-def checkpoint_key(root: Path, dtype: str) -> str:
-    """A key that changes whenever the checkpoint's weights do (file sizes and times)."""
-    h = hashlib.sha256(dtype.encode())
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in (".safetensors", ".json", ".bin"):
-            st = path.stat()
-            h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
