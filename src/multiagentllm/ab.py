@@ -22,15 +22,19 @@ evaluations are reused (the suite's reports and generation caches).
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
+from multiagentllm.checkpoint import CheckpointError
 from multiagentllm.data.splits import shared_instructions
 from multiagentllm.eval import paired
 from multiagentllm.eval.benchmarks.base import file_fingerprint, read_object
@@ -39,7 +43,8 @@ from multiagentllm.eval.suite import SuiteConfig, run_suite
 from multiagentllm.io import SkipReport, read_trajectories, write_json
 from multiagentllm.paths import portable
 from multiagentllm.train.chain import chain_configs, run_glpft
-from multiagentllm.train.config import TrainConfig
+from multiagentllm.train.cli import ERRORS, fail
+from multiagentllm.train.config import TrainConfig, parse_overrides
 from multiagentllm.train.data import split_file
 from multiagentllm.types import Trajectory
 
@@ -191,3 +196,24 @@ def _training(folder: Path) -> dict[str, Any]:
 def _result(path: Path) -> dict[str, Any]:
     report = read_object(path) or {}
     return {k: report.get(k) for k in ("n", "pass_rate", "seconds")}
+
+
+def ab_command(ctx: typer.Context,
+               a: Path = typer.Option(..., "--a", help="the first data build (umi data build --out DATA)"),
+               b: Path = typer.Option(..., "--b", help="the second data build"),
+               out: Path = typer.Option(..., help="the A/B folder: DIR/a, DIR/b, DIR/results, paired.md, ab.json"),
+               preset: str = typer.Option("cpu-ab", help="the preset both sides train (cpu-ab: the three roles)"),
+               backbone: Path = typer.Option(None, help="the checkpoint whose stage-1 backbone both sides start "
+                                                        "from (default: the preset's)"),
+               tasks: int = typer.Option(100, min=1, help="pass-rate tasks per split, the same for both sides"),
+               seed: int = typer.Option(0, help="seed of the task sample"),
+               eval_data: Path = typer.Option(None, help="the build whose test split gives the tasks (default: --a)")) -> None:
+    """Train two data builds on the same preset and backbone, score both on the same pass-rate
+    tasks and compare them paired. Rerun the same command to resume; `key=value` as for glpft."""
+    try:
+        result = run_ab(ABConfig(a=a, b=b, out=out, preset=preset, backbone=backbone, tasks=tasks, seed=seed,
+                                 eval_data=eval_data, overrides=parse_overrides(list(ctx.args)),
+                                 command=shlex.join(sys.argv)))
+    except (*ERRORS, CheckpointError, ValueError) as e:
+        fail(e)
+    typer.echo("\n" + result["table"])

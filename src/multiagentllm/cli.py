@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from multiagentllm.ab import ab_command
 from multiagentllm.agent.cli import run as run_command
 from multiagentllm.data.cli import app as data_app
 from multiagentllm.eval.cli import app as eval_app
@@ -21,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+train_app.command("ab", context_settings={"allow_extra_args": True})(ab_command)  # trains, then evaluates
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")

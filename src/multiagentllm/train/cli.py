@@ -2,18 +2,26 @@
 
     umi train --config FILE [--resume] [key=value ...]        one stage
     umi train glpft --preset cpu-demo --data DATA --out CKPT  the whole GLPFT chain
-    umi train ab --a DATA_A --b DATA_B --out DIR              two data builds, trained and compared
+
+`umi train ab` (two data builds trained and compared) trains and then evaluates, so it lives a layer
+above training, in `multiagentllm/ab.py`; `multiagentllm/cli.py` adds it to this group.
 """
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 
 import click
 import typer
 from typer.core import TyperGroup
+
+from multiagentllm.io import DataError
+from multiagentllm.models.embedded import ModelNotFoundError
+from multiagentllm.train.chain import run_glpft
+from multiagentllm.train.config import ConfigError, TrainingError, build, parse_overrides, read_yaml
+from multiagentllm.train.recipe import train_stage
+
+ERRORS = (ConfigError, DataError, TrainingError, ModelNotFoundError)  # what a command reports as `error: ...`
 
 
 class _TrainGroup(TyperGroup):
@@ -38,17 +46,9 @@ app = typer.Typer(cls=_TrainGroup, no_args_is_help=True, invoke_without_command=
                   help="Train with GLPFT: one stage from a config, or the whole chain (glpft).")
 
 
-def _fail(err: Exception) -> None:
+def fail(err: Exception) -> None:
     typer.echo(f"error: {err}", err=True)
     raise typer.Exit(2)
-
-
-def _errors() -> tuple[type[Exception], ...]:
-    from multiagentllm.io import DataError
-    from multiagentllm.models.embedded import ModelNotFoundError
-    from multiagentllm.train.config import ConfigError, TrainingError
-
-    return ConfigError, DataError, TrainingError, ModelNotFoundError
 
 
 @app.callback()
@@ -61,14 +61,11 @@ def train(ctx: typer.Context,
     if config is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(2)
-    from multiagentllm.train.config import build, parse_overrides, read_yaml
-    from multiagentllm.train.recipe import train_stage
-
     try:
         cfg = build(read_yaml(config), parse_overrides(list(ctx.args)), where=str(config))
         result = train_stage(cfg, resume=resume)
-    except _errors() as e:
-        _fail(e)
+    except ERRORS as e:
+        fail(e)
     typer.echo(f"wrote {result.path}")
 
 
@@ -85,39 +82,10 @@ def glpft(ctx: typer.Context,
 
     Finished stages are skipped; extra `key=value` apply to every stage, `STAGE.key=value` to one.
     """
-    from multiagentllm.train.chain import run_glpft
-    from multiagentllm.train.config import parse_overrides
-
     overrides = parse_overrides(list(ctx.args)) | ({"backbone": str(backbone)} if backbone else {})
     try:
         result = run_glpft(preset, data, out, overrides, stages=stage or None, resume=resume)
-    except _errors() as e:
-        _fail(e)
+    except ERRORS as e:
+        fail(e)
     typer.echo(f"{out}: trained {', '.join(result.trained) or 'nothing'}"
                + (f"; already finished: {', '.join(result.skipped)}" if result.skipped else ""))
-
-
-@app.command("ab", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
-def ab(ctx: typer.Context,
-       a: Path = typer.Option(..., "--a", help="the first data build (umi data build --out DATA)"),
-       b: Path = typer.Option(..., "--b", help="the second data build"),
-       out: Path = typer.Option(..., help="the A/B folder: DIR/a, DIR/b, DIR/results, paired.md, ab.json"),
-       preset: str = typer.Option("cpu-ab", help="the preset both sides train (cpu-ab: the three roles)"),
-       backbone: Path = typer.Option(None, help="the checkpoint whose stage-1 backbone both sides start "
-                                                "from (default: the preset's)"),
-       tasks: int = typer.Option(100, min=1, help="pass-rate tasks per split, the same for both sides"),
-       seed: int = typer.Option(0, help="seed of the task sample"),
-       eval_data: Path = typer.Option(None, help="the build whose test split gives the tasks (default: --a)")) -> None:
-    """Train two data builds on the same preset and backbone, score both on the same pass-rate
-    tasks and compare them paired. Rerun the same command to resume; `key=value` as for glpft."""
-    from multiagentllm.ab import ABConfig, run_ab
-    from multiagentllm.checkpoint import CheckpointError
-    from multiagentllm.train.config import parse_overrides
-
-    try:
-        result = run_ab(ABConfig(a=a, b=b, out=out, preset=preset, backbone=backbone, tasks=tasks, seed=seed,
-                                 eval_data=eval_data, overrides=parse_overrides(list(ctx.args)),
-                                 command=shlex.join(sys.argv)))
-    except (*_errors(), CheckpointError, ValueError) as e:
-        _fail(e)
-    typer.echo("\n" + result["table"])
