@@ -1,5 +1,6 @@
 """The `umi` command. Each subcommand is a thin wrapper over one library function; heavy libraries
-(torch, transformers) are imported only inside the command that needs them."""
+(torch, transformers, the server's) are imported only inside the code that needs them, so
+`umi --help` loads none of them (`tests/test_cli_startup.py`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import typer
 from multiagentllm.ab import ab_command
 from multiagentllm.agent.cli import run as run_command
 from multiagentllm.data.cli import app as data_app
+from multiagentllm.demo import DemoConfig, run_demo
 from multiagentllm.eval.cli import app as eval_app
 from multiagentllm.export_cli import app as export_app
 from multiagentllm.paths import repo_path
 from multiagentllm.serve.cli import serve as serve_command
+from multiagentllm.tools.mcp import serve_library
 from multiagentllm.train.cli import app as train_app
 
 app = typer.Typer(
@@ -40,8 +43,6 @@ def demo_command(
     data_root: Path = typer.Option(None, help="Datasets folder [default: ../shared/datasets]."),
 ) -> None:
     """The whole pipeline on the embedded default: data -> GLPFT -> agent runs -> evaluation."""
-    from multiagentllm.demo import DemoConfig, run_demo
-
     shipped = repo_path("checkpoints", "cpu-full")
     run_demo(DemoConfig(out=out, synth_n=synth_n, preset=preset, eval_limit=eval_limit,
                         data_root=data_root, shipped=shipped))
@@ -56,8 +57,6 @@ def mcp_command(
     """Serve the built-in tool library (travel, calendar, weather, finance, ...) as an MCP server.
 
     Other agents use it with e.g. `umi run "..." --mcp "umi mcp"` or an MCP client's stdio config."""
-    from multiagentllm.tools.mcp import serve_library
-
     serve_library(http=http, host=host, port=port)
 
 

@@ -19,6 +19,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
+from multiagentllm.agent.display import LiveView
+from multiagentllm.agent.session import build_llm, run_query
+from multiagentllm.checkpoint import CheckpointError, read_manifest
+from multiagentllm.data.build import build
+from multiagentllm.data.synth.run import synth
+from multiagentllm.eval.benchmarks.static import evaluate_static
+from multiagentllm.eval.generate import Generator
+from multiagentllm.eval.report import compare, write_report
+from multiagentllm.eval.systems import load_system
+from multiagentllm.io import read_trajectories, write_jsonl
+from multiagentllm.roles.registry import TRIO
+from multiagentllm.train.chain import run_glpft
+
 EXAMPLES = (
     "Book me a flight from New York to Los Angeles next Tuesday, the cheaper one, "
     "for passenger Ada Lovelace, and tell me the booking reference.",
@@ -56,8 +69,6 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, float
     t = _stage(console, "1/5 synthesize", f"{cfg.synth_n} executed, verified trajectories")
     synth_dir = out / "synth"
     if not (synth_dir / "trajectories.jsonl").exists():
-        from multiagentllm.data.synth.run import synth
-
         synth(synth_dir, cfg.synth_n, cfg.seed, data_root=cfg.data_root)
         with open(synth_dir / "trajectories.jsonl", encoding="utf-8") as f:
             console.print(f"wrote {synth_dir}: {sum(1 for _ in f)} trajectories (card: {synth_dir / 'card.md'})")
@@ -68,8 +79,6 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, float
     t = _stage(console, "2/5 build data", "public sources + synthetic -> GLPFT training sets")
     data_dir = out / "data"
     if not (data_dir / "stats.json").exists():
-        from multiagentllm.data.build import build
-
         report = build(data_dir, sources=list(DEMO_SOURCES), data_root=cfg.data_root,
                        synthetic=[synth_dir], skip_bad=True)
         c = report.counts
@@ -82,8 +91,6 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, float
 
     t = _stage(console, "3/5 train", f"GLPFT chain, preset {cfg.preset}")
     ckpt = out / "checkpoint"
-    from multiagentllm.train.chain import run_glpft
-
     run_glpft(cfg.preset, data_dir, ckpt)
     cfg.timings["train"] = time.perf_counter() - t
 
@@ -107,8 +114,6 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, float
 
 def shipped_trio_ready(ckpt: Path, console: Console) -> bool:
     """Whether `ckpt` holds a complete trio; a chain shipped stage by stage may not yet (then say so)."""
-    from multiagentllm.models.backends.checkpoint import TRIO, CheckpointError, read_manifest
-
     if not (ckpt / "manifest.json").exists():
         return False
     try:
@@ -124,9 +129,6 @@ def shipped_trio_ready(ckpt: Path, console: Console) -> bool:
 
 
 def run_examples(ckpt: Path, examples: tuple[str, ...], console: Console, label: str) -> None:
-    from multiagentllm.agent.display import LiveView
-    from multiagentllm.agent.session import build_llm, run_query
-
     llm = build_llm(checkpoint=str(ckpt))
     for query in examples:
         console.print(f"\n[bold cyan]{label}[/] ▶ {query}")
@@ -136,12 +138,6 @@ def run_examples(ckpt: Path, examples: tuple[str, ...], console: Console, label:
 
 def evaluate(ckpt: Path, data_dir: Path, out: Path, limit: int) -> str:
     """alpha-UMi vs single-LLM, static metrics on the synthetic held-out test tasks."""
-    from multiagentllm.eval.generate import Generator
-    from multiagentllm.eval.report import compare, write_report
-    from multiagentllm.eval.benchmarks.static import evaluate_static
-    from multiagentllm.eval.systems import load_system
-    from multiagentllm.io import read_trajectories, write_jsonl
-
     test = out / "test-synthetic.jsonl"
     if not test.exists():
         trajs = [t for t in read_trajectories(data_dir / "trajectories" / "test.jsonl") if t.source == "synthetic"]

@@ -16,8 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
+from multiagentllm.agent.display import LiveView
+from multiagentllm.agent.exits import QueryError
 from multiagentllm.agent.loop import AgentConfig, safeguards
+from multiagentllm.agent.session import build_llm, prepare_tools, run_query, tool_registry
+from multiagentllm.models.backends.checkpoint import CheckpointError
+from multiagentllm.models.backends.openai_http import BackendError
+from multiagentllm.models.embedded import ModelNotFoundError
+from multiagentllm.tools.mcp import close_all
 
 
 def run(
@@ -45,16 +53,6 @@ def run(
     no_grounding: bool = typer.Option(False, "--no-grounding", help="Accept answers with values no tool returned."),
 ) -> None:
     """Run the agent on QUERY: planner -> caller -> tools -> summarizer, shown step by step."""
-    from rich.console import Console
-
-    from multiagentllm.agent.display import LiveView
-    from multiagentllm.agent.exits import QueryError
-    from multiagentllm.agent.session import build_llm, prepare_tools, run_query, tool_registry
-    from multiagentllm.tools.mcp import close_all
-    from multiagentllm.models.backends.checkpoint import CheckpointError
-    from multiagentllm.models.backends.openai_http import BackendError
-    from multiagentllm.models.embedded import ModelNotFoundError
-
     console, err = Console(), Console(stderr=True)
     config = AgentConfig(max_steps=max_steps, max_seconds=max_seconds,
                          **safeguards(no_constrain=no_constrain, no_retrieval=no_retrieval, no_guard=no_guard,

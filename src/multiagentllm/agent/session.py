@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from multiagentllm.agent.exits import QueryError
 from multiagentllm.agent.loop import Agent, AgentConfig, Event, Result, check_query
+from multiagentllm.models import load_llm
+from multiagentllm.models.backends.openai_http import Endpoint, OpenAIBackend
+from multiagentllm.tools import ToolRegistry, default_registry
+from multiagentllm.tools.mcp import MCPError, MCPWarning, connect_all
 
 
 def build_llm(*, checkpoint: str | None = None, single: bool = False, backend: str = "hf",
@@ -17,8 +22,6 @@ def build_llm(*, checkpoint: str | None = None, single: bool = False, backend: s
     """The `LLM` the flags describe; `backend` is "hf" (in-process: `engine` picks llama.cpp or
     torch, see `models.backends.checkpoint.engine_for`) or "openai" (HTTP)."""
     if backend == "openai":
-        from multiagentllm.models.backends.openai_http import Endpoint, OpenAIBackend
-
         if not base_url:
             raise ValueError("--backend openai needs --base-url (e.g. http://localhost:8000/v1)")
         urls, models = per_role(base_url, "--base-url"), per_role(model, "--model")
@@ -27,8 +30,6 @@ def build_llm(*, checkpoint: str | None = None, single: bool = False, backend: s
                                           api_key) for r in roles if r in urls or "*" in urls})
     if backend != "hf":
         raise ValueError(f"unknown backend {backend!r}; expected 'hf' or 'openai'")
-    from multiagentllm.models import load_llm
-
     return load_llm(checkpoint, single=single, dtype=dtype, engine=engine)
 
 
@@ -38,8 +39,6 @@ def prepare_tools(query: str, config: AgentConfig, tools: Any = None, toolset: s
     world per episode)."""
     check_query(query, config.max_query_chars)
     if tools is None:
-        from multiagentllm.tools import default_registry
-
         tools = default_registry(timeout=config.tool_timeout)
     if toolset:
         try:
@@ -55,15 +54,9 @@ def tool_registry(*, builtin: bool, mcp: list[str], timeout: float | None,
     servers `mcp` (commands or URLs); returns it with the connections, for the caller to close.
     Skipped tools are reported through `warn`; a server that cannot be started or listed raises
     `QueryError` naming it (no other server is left running)."""
-    from multiagentllm.tools import ToolRegistry, default_registry
-
     registry = default_registry(timeout=timeout) if builtin else ToolRegistry(default_timeout=timeout)
     if not mcp:
         return registry, []
-    import warnings
-
-    from multiagentllm.tools.mcp import MCPError, MCPWarning, connect_all
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MCPWarning)
         try:

@@ -37,8 +37,10 @@ from multiagentllm.data.splits import SPLITS, assign_splits
 from multiagentllm.io import (
     DataError, SkipReport, atomic_dir, read_trajectories, require_records, write_json, write_jsonl,
 )
+from multiagentllm.models.embedded import embedded_model_dir
 from multiagentllm.paths import default_data_root
 from multiagentllm.roles.render import PROMPT_VERSION
+from multiagentllm.tools.retrieval import retrieve
 from multiagentllm.types import Trajectory
 
 DEFAULT_SOURCES = ("toolbench", "toolbench_cot", "stabletoolbench", "apibench", "bfcl", "apibank",
@@ -119,8 +121,6 @@ def narrow_tools(t: Trajectory, k: int | None) -> Trajectory:
     `t` itself when k is None or <= 0 or it offers no more than k tools."""
     if not k or k <= 0 or len(t.tools) <= k:
         return t
-    from multiagentllm.tools.retrieval import retrieve
-
     return replace(t, tools=retrieve(t.tools, t.instruction, k, keep=[c.name for c in t.calls]))
 
 
@@ -240,7 +240,5 @@ def load_stats_tokenizer(name: str):
     from transformers import AutoTokenizer
 
     if name == "embedded":
-        from multiagentllm.models.embedded import embedded_model_dir
-
         return AutoTokenizer.from_pretrained(embedded_model_dir())
     return AutoTokenizer.from_pretrained(name)

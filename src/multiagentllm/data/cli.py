@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
-from multiagentllm.data.build import DEFAULT_SOURCES
+from multiagentllm.data.build import DEFAULT_SOURCES, build
+from multiagentllm.data.loaders import SOURCES
+from multiagentllm.data.synth.engine import RECIPES
+from multiagentllm.data.synth.real import REAL_SOURCES
+from multiagentllm.data.synth.run import synth
+from multiagentllm.io import DataError
 
 app = typer.Typer(help="Build training data from public datasets and synthetic trajectories.",
                   no_args_is_help=True)
@@ -31,11 +39,6 @@ def build_command(
                                             "(always those it calls) when a trajectory offers more; 0: all tools."),
 ) -> None:
     """Build DIR/trajectories, the GLPFT training sets and DIR/stats.json."""
-    from rich.console import Console
-
-    from multiagentllm.data.build import build
-    from multiagentllm.io import DataError
-
     names = [s.strip() for s in sources.split(",") if s.strip()]
     pairs = []
     for spec in files:
@@ -60,11 +63,6 @@ def build_command(
 @app.command("sources")
 def sources_command() -> None:
     """List the known data sources and where their files live under the data root."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from multiagentllm.data.loaders import SOURCES
-
     table = Table("name", "yields", "files (under data root)", "description")
     for s in SOURCES.values():
         table.add_row(s.name, s.kind, "\n".join(s.patterns) or "(by path)", s.description)
@@ -84,16 +82,8 @@ def synth_command(
                                                       "retriever-offered tools (see data/synth/engine.py)."),
 ) -> None:
     """Generate verified trajectories by executing the offline tools (see the dataset card)."""
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from multiagentllm.data.synth.real import REAL_SOURCES
-    from multiagentllm.data.synth.run import synth
-
     names = tuple(s.strip() for s in real.split(",") if s.strip())
     unknown = [s for s in names if s not in REAL_SOURCES]
-    from multiagentllm.data.synth.engine import RECIPES
-
     if recipe not in RECIPES:
         raise typer.BadParameter(f"unknown recipe {recipe!r}; known: {', '.join(RECIPES)}", param_hint="--recipe")
     if unknown or n < 0 or workers < 1:

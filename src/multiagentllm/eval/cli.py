@@ -28,11 +28,12 @@ import typer
 
 from multiagentllm.agent.loop import AgentConfig, safeguards
 from multiagentllm.data.loaders import SOURCES
-from multiagentllm.eval import paired as pair, systems as eval_systems
+from multiagentllm.eval import failures as fail, paired as pair, systems as eval_systems
 from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Items, apibench as apibench_bench, bfcl as bfcl_bench
 from multiagentllm.eval.benchmarks import passrate as passrate_bench, static as static_bench
 from multiagentllm.eval.report import compare as compare_runs, markdown, write_report
 from multiagentllm.eval.suite import SYSTEMS, SuiteConfig, SuiteError, data_root, parse_names, run_suite
+from multiagentllm.eval.taubench import evaluate_taubench
 from multiagentllm.io import DataError
 from multiagentllm.models.backends.checkpoint import CheckpointError
 
@@ -188,8 +189,6 @@ def taubench(data: Annotated[Optional[Path], typer.Option(help="tau-bench task f
              plain: Plain = False) -> None:
     """tau-bench retail: the agent plays each task over a fresh copy of the store's database;
     it passes when the database ends as the gold actions leave it."""
-    from multiagentllm.eval.taubench import evaluate_taubench
-
     system = _system(checkpoint, single, base, endpoint, model, name,
                      runtime_options(no_constrain, max_tools is None, no_guard, no_grounding, plain, max_tools))
     out, cache = _paths("taubench", system.name, out, cache)
@@ -239,8 +238,6 @@ def failures(results: Annotated[Path, typer.Argument(help="A suite's output fold
              data_root: Annotated[Optional[Path], typer.Option(help="Where the reports' data paths are found "
                                                                    "(default: the checkout).")] = None) -> None:
     """Every failed item sorted into a category (format, repeated call, wrong tool, ...) per benchmark and group."""
-    from multiagentllm.eval import failures as fail
-
     try:
         analysis = fail.analyse(results, system, data_root)
     except (OSError, ValueError) as e:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from pathlib import Path
 
+from multiagentllm.agent.loop import SAFEGUARDS
 from multiagentllm.roles import registry
 from multiagentllm.roles.grammar import PLANNER, Grammar, caller_grammar
 from multiagentllm.tools.retrieval import DEFAULT_K
@@ -54,8 +55,6 @@ class System:
 
     def runtime(self) -> dict[str, Any]:
         """The safeguard settings (`AgentConfig` fields; part of the evaluation's decoding fingerprint)."""
-        from multiagentllm.agent.loop import SAFEGUARDS
-
         return {k: getattr(self, k) for k in SAFEGUARDS}
 
     def grammar(self, turn: str, tools: list[dict]) -> Grammar | None:

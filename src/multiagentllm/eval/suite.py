@@ -158,7 +158,9 @@ def decoding_fingerprint(runtime: dict[str, Any] | None = None, engine: str = "t
     other way; "torch" adds nothing, so caches written before engines existed still match).
     A code change to any of these makes earlier reports and generation caches stale (greedy
     decoding otherwise gives the same text for the same prompt)."""
-    from multiagentllm.models.backends.constrain import CLOSING_TOKENS  # imports torch (2 s): only when used
+    # constrain loads torch: +1.6 s on `import multiagentllm.eval.suite` (python -X importtime), which
+    # `umi --help` and `umi eval paired` would pay at start-up
+    from multiagentllm.models.backends.constrain import CLOSING_TOKENS
 
     parts = {"turns": {t: {"stop": registry.stop(t), "max_new_tokens": registry.max_new_tokens(t)} for t in TRIO},
              "decision_tokens": loop.DECISION_TOKENS, "agent": asdict(loop.AgentConfig()),

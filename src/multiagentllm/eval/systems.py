@@ -1,7 +1,7 @@
 """Which system an evaluation runs: a trained checkpoint (the alpha-UMi trio or its single-LLM
 baseline), an untrained base model with no adapters, or any OpenAI-compatible endpoint.
 
-Heavy libraries are imported only here, inside the function, when a model is actually loaded.
+Heavy libraries (torch, transformers) load only when a model is actually built.
 """
 
 from __future__ import annotations
@@ -9,6 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from multiagentllm.eval.generate import System
+from multiagentllm.models import load_llm
+from multiagentllm.models.backends.hf import HFBackend, RoleModel
+from multiagentllm.models.backends.openai_http import Endpoint, OpenAIBackend
+from multiagentllm.models.load import load_model_and_tokenizer
 from multiagentllm.roles.registry import MODEL_ROLES
 
 
@@ -21,8 +25,6 @@ def load_system(checkpoint: str | None = None, *, single: bool = False, base: st
     if base and endpoint:
         raise ValueError("pass either --base or --endpoint, not both")
     if endpoint:
-        from multiagentllm.models.backends.openai_http import Endpoint, OpenAIBackend
-
         if not model:
             raise ValueError("--endpoint needs --model (the served model name; may contain {role})")
         llm = OpenAIBackend(Endpoint(endpoint, model, api_key))
@@ -31,8 +33,6 @@ def load_system(checkpoint: str | None = None, *, single: bool = False, base: st
     if base:
         return System(_base_llm(base), single, name or f"base-{Path(base).name}{'-single' if single else ''}",
                       **runtime)
-    from multiagentllm.models import load_llm
-
     llm = load_llm(checkpoint, single=single)
     label = Path(getattr(llm, "source", "") or checkpoint or "default").name
     return System(llm, single, name or f"{label}{'-single' if single else ''}", **runtime)
@@ -40,9 +40,6 @@ def load_system(checkpoint: str | None = None, *, single: bool = False, base: st
 
 def _base_llm(base: str):
     """The untrained model behind every role: what GLPFT starts from."""
-    from multiagentllm.models.backends.hf import HFBackend, RoleModel
-    from multiagentllm.models.load import load_model_and_tokenizer
-
     model, tokenizer = load_model_and_tokenizer(base)
     model.eval()
     return HFBackend(tokenizer, {r: RoleModel(model) for r in MODEL_ROLES}, source=str(base))

@@ -31,6 +31,7 @@ from multiagentllm.serve.protocol import ChatRequest, CompletionRequest, read_js
 from multiagentllm.serve.roles_api import chat_role, completions
 from multiagentllm.serve.state import ServerState
 from multiagentllm.serve.worker import Admission, LLMSource, ModelWorker
+from multiagentllm.tools import default_registry
 
 log = logging.getLogger("multiagentllm.serve")
 
@@ -48,8 +49,6 @@ def create_app(llm_or_factory: LLMSource, registry: Any = None, *, config: Serve
     """
     config = config or ServeConfig()
     if registry is None:
-        from multiagentllm.tools import default_registry
-
         registry = default_registry(timeout=config.tool_timeout)
     roles = roles or episode_roles(single)
     worker = ModelWorker(llm_or_factory, max_batch=config.max_batch)

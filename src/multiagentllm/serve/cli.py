@@ -22,8 +22,15 @@ import socket
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
+from multiagentllm.agent.exits import QueryError
+from multiagentllm.agent.loop import safeguards
+from multiagentllm.agent.session import build_llm, tool_registry
+from multiagentllm.models.backends.checkpoint import CheckpointError
+from multiagentllm.models.embedded import ModelNotFoundError
 from multiagentllm.serve.config import ServeConfig
+from multiagentllm.tools.mcp import close_all
 
 _D = ServeConfig  # the defaults, in one place
 
@@ -63,8 +70,6 @@ def serve(
     builtin: bool = typer.Option(True, "--builtin/--no-builtin", help="Offer the built-in tool library (off: only --mcp tools and the clients' own)."),
 ) -> None:
     """Serve the alpha-UMi agent (model alpha-umi) and its role models over the OpenAI API."""
-    from rich.console import Console
-
     err = Console(stderr=True)
     if backend not in ("hf", "openai"):
         err.print(f"[bold red]error:[/] unknown backend {backend!r}; expected 'hf' or 'openai'")
@@ -73,13 +78,10 @@ def serve(
         err.print(f"[bold red]error:[/] cannot listen on {host}:{port} (in use, or not an address of this machine)")
         raise typer.Exit(2)
 
+    # The app (FastAPI, pydantic models) costs +0.3 s on `import multiagentllm.cli` (python -X
+    # importtime): loaded when a server starts, not for every `umi` command.
     import uvicorn
 
-    from multiagentllm.agent.exits import QueryError
-    from multiagentllm.agent.session import build_llm, tool_registry
-    from multiagentllm.tools.mcp import close_all
-    from multiagentllm.models.backends.checkpoint import CheckpointError
-    from multiagentllm.models.embedded import ModelNotFoundError
     from multiagentllm.serve.app import create_app
 
     try:
@@ -101,8 +103,6 @@ def serve(
         close_all(connections)
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(1) from None
-    from multiagentllm.agent.loop import safeguards
-
     config = ServeConfig(safeguards=safeguards(no_constrain=no_constrain, no_retrieval=no_retrieval,
                                                no_guard=no_guard, no_grounding=no_grounding, max_tools=max_tools),
                          queue_size=queue_size, max_steps=max_steps, max_batch=max_batch,

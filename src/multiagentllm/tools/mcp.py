@@ -37,6 +37,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from multiagentllm.tools import default_registry
 from multiagentllm.tools.registry import ToolError, ToolRegistry
 from multiagentllm.tools.runner import ToolTimeout
 from multiagentllm.tools.schema_check import ToolSchemaError, check_tool_schema
@@ -288,8 +289,6 @@ def library_server(registry: ToolRegistry | None = None) -> Any:
     from mcp.server.lowlevel import Server
 
     if registry is None:
-        from multiagentllm.tools import default_registry
-
         registry = default_registry()
 
     tools = [types.Tool(name=s["name"], description=s.get("description") or None, input_schema=s["parameters"])

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
+from multiagentllm.checkpoint import stage_done
 from multiagentllm.train.config import ConfigError, TrainConfig, build, preset_path, read_yaml, stage_names
+from multiagentllm.train.recipe import start_from_backbone, train_stage
 
 
 @dataclass
@@ -46,11 +50,6 @@ def chain_configs(preset: str, data: str | Path, out: str | Path, overrides: dic
 def run_glpft(preset: str, data: str | Path, out: str | Path, overrides: dict[str, Any] | None = None,
               *, stages: list[str] | None = None, resume: bool = False) -> ChainResult:
     """Train the whole chain (or the named stages), skipping stages that already finished."""
-    from rich.console import Console
-
-    from multiagentllm.checkpoint import stage_done
-    from multiagentllm.train.recipe import start_from_backbone, train_stage
-
     console = Console(stderr=True, soft_wrap=True)
     configs = chain_configs(preset, data, out, overrides or {}, stages)
     result = ChainResult()

@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from multiagentllm.agent.faults import call_fault, total
+from multiagentllm.data.loaders.alpha_umi import load_alpha_umi
 from multiagentllm.eval.benchmarks.base import Benchmark, Items, Where, file_fingerprint, read_object
 from multiagentllm.eval.generate import Generator, Request, System
 from multiagentllm.eval.metrics import action_em, argument_f1, hallucinated, mean, plan_correct, rouge_l
@@ -67,11 +68,6 @@ def _load(path: Path, report: SkipReport) -> list[Trajectory]:
     alpha_umi = isinstance(first, dict) and ("conversations" in first or "chains" in first
                                              or {"history", "target"} <= set(first))
     if alpha_umi or (first is None and path.suffix == ".json"):  # JSONL, or one JSON array
-        try:
-            from multiagentllm.data.loaders.alpha_umi import load_alpha_umi
-        except ImportError:
-            raise DataError(path, None, "this file is in the alpha-UMi format, whose loader "
-                            "(multiagentllm.data.loaders.alpha_umi) is not installed") from None
         return [t for t in load_alpha_umi(path, skip_bad=True, report=report) if isinstance(t, Trajectory)]
     return list(read_trajectories(path, skip_bad=True, report=report))
 

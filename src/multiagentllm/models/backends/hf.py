@@ -3,6 +3,10 @@
 Several roles may share one PEFT model with one LoRA adapter each; `complete` activates the
 role's adapter (`set_adapter`) before decoding, so the trio costs about the memory of one model.
 Roles may as well hold separate models (full fine-tunes, or `load_llm(..., separate=True)`).
+
+The decoding modules (`decode`, `lean`, `constrain`) load torch: +1.7 s on import (python -X
+importtime). They are imported inside the methods that decode, because this module is imported by
+`load_llm`'s module and so by every `umi` command, most of which never decode on torch.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ class HFBackend:
         return self.roles[role]
 
     def runner(self, model: Any) -> Any:
-        from multiagentllm.models.backends.decode import HFRunner
+        from multiagentllm.models.backends.decode import HFRunner  # torch: see the module docstring
         from multiagentllm.models.backends.lean import LeanLlama, unsupported_reason
 
         key = id(model)
@@ -62,7 +66,7 @@ class HFBackend:
                  stop: list[str], constraint: Any = None) -> list[str]:
         """`constraint`: a `roles.grammar.Grammar` for every prompt, or a list with one (or None)
         per prompt."""
-        from multiagentllm.models.backends.decode import generate
+        from multiagentllm.models.backends.decode import generate  # torch: see the module docstring
 
         entry = self.role(role)
         if entry.adapter is not None:
@@ -92,7 +96,7 @@ class HFBackend:
         if grammar is None:
             return None
         if self._constrainer is None:
-            from multiagentllm.models.backends.constrain import Constrainer
+            from multiagentllm.models.backends.constrain import Constrainer  # torch: see the module docstring
 
             vocab = model.get_output_embeddings().weight.shape[0]
             self._constrainer = Constrainer(self.tokenizer, vocab)

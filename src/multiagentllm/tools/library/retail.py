@@ -33,7 +33,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from multiagentllm.io import DataError, parse_json, read_text
 from multiagentllm.paths import default_data_root
+from multiagentllm.tools.library.mathtools import calculate
 from multiagentllm.tools.registry import ToolError, ToolRegistry, tool
 from multiagentllm.tools.world import World
 
@@ -61,8 +63,6 @@ class BaseTables:
     """The parsed files of one data folder, shared read-only by every episode's `RetailDB`."""
 
     def __init__(self, folder: Path):
-        from multiagentllm.io import DataError, parse_json, read_text
-
         self.folder = folder
         self.tables: dict[str, dict[str, Any]] = {}
         for name in TABLES:
@@ -473,8 +473,6 @@ WRITE_TOOLS = ("cancel_pending_order", "modify_pending_order_address", "modify_p
 def retail_registry(db: RetailDB | None = None, *, timeout: float | None = 10.0) -> ToolRegistry:
     """A registry of the retail tools (and the library's `calculate`, as tau-bench offers one)
     over `db`, by default a fresh copy of the database under the data root; tool set "retail"."""
-    from multiagentllm.tools.library.mathtools import calculate
-
     db = db if db is not None else RetailDB.load()
     registry = ToolRegistry(default_timeout=timeout)
     registry.extend([*TOOLS, calculate])
