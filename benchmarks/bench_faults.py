@@ -57,6 +57,7 @@ import httpx
 from bench_serve import RuleModel, agent_over_http, drive
 from fault_tools import FAULTS, fault_registry
 
+from multiagentllm.agent import AgentConfig
 from multiagentllm.serve import ServeConfig, ServerThread, create_app
 
 CHAT = "/v1/chat/completions"
@@ -94,7 +95,7 @@ class ServerSpec:
 
 
 def _serve_child(spec: ServerSpec, conn: Any) -> None:
-    config = ServeConfig(tool_timeout=spec.tool_timeout, max_connections=spec.max_connections,
+    config = ServeConfig(agent=AgentConfig(tool_timeout=spec.tool_timeout), max_connections=spec.max_connections,
                          read_timeout=spec.read_timeout, keep_alive_timeout=spec.keep_alive_timeout)
     app = create_app(FaultModel(), fault_registry(cpu_bound=spec.cpu_bound), config=config)
     server = ServerThread(app)

@@ -6,6 +6,7 @@ import re
 import pytest
 from eval_helpers import BFCL, GORILLA, needs_data
 
+from multiagentllm.agent import AgentConfig
 from multiagentllm.eval.benchmarks.apibench import evaluate_apibench, hub_tools, build_database
 from multiagentllm.eval.benchmarks.bfcl import evaluate_bfcl
 from multiagentllm.eval.generate import Generator, System
@@ -118,7 +119,7 @@ def test_bfcl_irrelevance_and_call_cap(scripted):
         name = re.search(r"\n- ([^:\s]+)", prompt).group(1)
         return f"Action: {name}\nAction Input: {{}}"
 
-    unguarded = System(scripted(eager), loop_guard=False)
+    unguarded = System(scripted(eager), agent=AgentConfig(loop_guard=False))
     report, records = evaluate_bfcl(path, Generator(unguarded, progress=False), limit=3, max_calls=2)
     assert report["accuracy"] == 0.0
     assert all(len(r["calls"]) == 2 and r["end"] == "max_calls" for r in records)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from multiagentllm.agent import AgentConfig
 from multiagentllm.data.loaders.taubench import parse_tasks, play_task
 from multiagentllm.eval.generate import System
 from multiagentllm.eval.taubench import default_tasks, evaluate_taubench, load_items, run_item
@@ -70,7 +71,7 @@ def test_a_wrong_write_fails(refs, scripted):
 
 
 def test_evaluate_reports_a_pass_rate(refs, scripted, tmp_path):
-    report, records = evaluate_taubench(DEV, System(scripted(gold_player(refs)), max_tools=None), limit=2,
+    report, records = evaluate_taubench(DEV, System(scripted(gold_player(refs)), agent=AgentConfig(max_tools=None)), limit=2,
                                         cache=tmp_path / "c.jsonl", progress=False)
     assert report["benchmark"] == "taubench" and report["n"] == 2 and report["pass_rate"] == 1.0, records
     assert report["max_tools"] is None and report["gold_errors"] == 0 and report["bad_items"] == 0

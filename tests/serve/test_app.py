@@ -8,6 +8,7 @@ import pytest
 from serve_helpers import WEATHER_TOOL, RuleLLM, ask
 from fastapi.testclient import TestClient
 
+from multiagentllm.agent import AgentConfig
 from multiagentllm.models.backends import ScriptedLLM
 from multiagentllm.roles import caller, planner, summarizer
 from multiagentllm.roles.registry import ROLES
@@ -113,6 +114,17 @@ def test_the_loop_guard_ends_a_looping_episode_with_what_was_observed(client):
     assert umi["status"] == "solved" and body["choices"][0]["finish_reason"] == "stop"
     assert [s["action"]["name"] for s in umi["steps"] if "action" in s] == ["add"]  # run once, not 12 times
     assert "already made at step 1" in umi["rejected_calls"][0]["error"]
+
+
+def test_episodes_run_with_the_servers_agent_config(make_app):
+    """The server's `AgentConfig` is the one its episodes run with: without the loop guard a
+    looping episode repeats its call up to the server's step limit, which a request may not pass."""
+    config = AgentConfig(max_steps=3, loop_guard=False)
+    with TestClient(make_app(agent=config)) as c:
+        umi = c.post(CHAT, json=ask("loop on add 1 and 2")).json()["umi"]
+        assert umi["status"] == "max_steps"
+        assert [s["action"]["name"] for s in umi["steps"] if "action" in s] == ["add"] * 3
+        assert c.post(CHAT, json=ask("loop on add 1 and 2", max_steps=4)).status_code == 422
 
 
 def test_tool_failures_and_unparseable_calls_become_observations(client):
@@ -378,7 +390,7 @@ def test_bad_completion_bodies_get_openai_errors(client, body, status, param):
 
 
 def test_over_long_inputs_are_413(make_app):
-    with TestClient(make_app(max_body_bytes=2_000, max_query_chars=100)) as c:
+    with TestClient(make_app(max_body_bytes=2_000, agent=AgentConfig(max_query_chars=100))) as c:
         err = error_of(c.post(CHAT, json=ask("add 1 and 2 " + "x" * 3_000)), 413)
         assert err["code"] == "request_too_large"
         err = error_of(c.post(CHAT, json=ask("add 1 and 2 " + "x" * 200)), 413)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from multiagentllm.agent import AgentConfig
 from multiagentllm.serve import ServeConfig, create_app
 from multiagentllm.tools import ToolRegistry
 
@@ -86,7 +87,7 @@ def client():
     """One server for all examples: what one bad body does must not break the next one."""
     registry = ToolRegistry()
     registry.extend([add, explode])
-    config = ServeConfig(max_input_chars=2_000, max_body_bytes=20_000, max_steps=4)
+    config = ServeConfig(max_input_chars=2_000, max_body_bytes=20_000, agent=AgentConfig(max_steps=4))
     with TestClient(create_app(RuleLLM(), registry, config=config), raise_server_exceptions=False) as c:
         yield c
 

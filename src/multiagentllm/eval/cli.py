@@ -33,7 +33,7 @@ from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Items, apibench a
 from multiagentllm.eval.benchmarks import passrate as passrate_bench, static as static_bench
 from multiagentllm.eval.report import compare as compare_runs, markdown, write_report
 from multiagentllm.eval.suite import SYSTEMS, SuiteConfig, SuiteError, data_root, parse_names, run_suite
-from multiagentllm.eval.taubench import evaluate_taubench
+from multiagentllm.eval.taubench import MAX_STEPS as TAU_MAX_STEPS, evaluate_taubench
 from multiagentllm.io import DataError
 from multiagentllm.models.backends.checkpoint import CheckpointError
 
@@ -62,16 +62,17 @@ MaxTools = Annotated[Optional[int], typer.Option(help="Tools offered (retrieved)
 
 
 def runtime_options(no_constrain: bool, no_retrieval: bool, no_guard: bool, no_grounding: bool,
-                    plain: bool, max_tools: int | None) -> dict:
-    """The safeguard settings the flags describe (`agent.loop.AgentConfig` fields); `--plain` is all off."""
-    return safeguards(no_constrain=no_constrain or plain, no_retrieval=no_retrieval or plain,
-                      no_guard=no_guard or plain, no_grounding=no_grounding or plain, max_tools=max_tools)
+                    plain: bool, max_tools: int | None) -> AgentConfig:
+    """The agent config with the safeguard settings the flags describe; `--plain` is all off."""
+    return AgentConfig(**safeguards(no_constrain=no_constrain or plain, no_retrieval=no_retrieval or plain,
+                                    no_guard=no_guard or plain, no_grounding=no_grounding or plain,
+                                    max_tools=max_tools))
 
 
-def _system(checkpoint, single, base, endpoint, model, name, runtime=None):
+def _system(checkpoint, single, base, endpoint, model, name, agent=None):
     try:
         return eval_systems.load_system(checkpoint, single=single, base=base, endpoint=endpoint, model=model,
-                           api_key=os.environ.get("OPENAI_API_KEY"), name=name, runtime=runtime)
+                           api_key=os.environ.get("OPENAI_API_KEY"), name=name, agent=agent)
     except (ValueError, RuntimeError, OSError) as e:
         raise typer.BadParameter(str(e)) from None
 
@@ -98,8 +99,8 @@ def _finish(report: dict, records: list, system, gen, out: Path) -> None:
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
-def _prepare(benchmark, checkpoint, single, base, endpoint, model, name, out, cache, runtime=None):
-    system = _system(checkpoint, single, base, endpoint, model, name, runtime)
+def _prepare(benchmark, checkpoint, single, base, endpoint, model, name, out, cache, agent=None):
+    system = _system(checkpoint, single, base, endpoint, model, name, agent)
     return (system, *_paths(benchmark, system.name, out, cache))
 
 
@@ -182,7 +183,7 @@ def taubench(data: Annotated[Optional[Path], typer.Option(help="tau-bench task f
                                                            "tasks_dev.py, under the data root).")] = None,
              checkpoint: Checkpoint = None, single: Single = False, base: Base = None, endpoint: EndpointOpt = None,
              model: ModelOpt = None, limit: Limit = None, out: Out = None, cache: Cache = None, name: Name = None,
-             max_steps: Annotated[int, typer.Option(help="Planner turns per episode.", min=1)] = 20,
+             max_steps: Annotated[int, typer.Option(help="Planner turns per episode.", min=1)] = TAU_MAX_STEPS,
              max_tools: Annotated[Optional[int], typer.Option(help="Offer the K most relevant retail tools "
                                                               "(default: all, as tau-bench).", min=1)] = None,
              no_constrain: NoConstrain = False, no_guard: NoGuard = False, no_grounding: NoGrounding = False,
@@ -277,7 +278,7 @@ def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint fold
                           limit_static=limit_static, limit_passrate=limit_passrate, limit_bfcl=limit_bfcl,
                           limit_apibench=limit_apibench, synth=synth, data_root=data_root(), seed=seed,
                           batch_size=batch_size, command=shlex.join(sys.argv),
-                          **runtime_options(no_constrain, no_retrieval, no_guard, no_grounding, plain, max_tools))
+                          agent=runtime_options(no_constrain, no_retrieval, no_guard, no_grounding, plain, max_tools))
         result = run_suite(cfg)
     except (SuiteError, DataError, CheckpointError, FileNotFoundError) as e:
         raise typer.BadParameter(str(e)) from None

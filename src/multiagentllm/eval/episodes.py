@@ -2,7 +2,7 @@
 runtime's own loop (`agent.loop.Agent`) with its own policy: a planner output without a decision
 is retried for the decision, a caller output that does not parse or names a tool not offered is
 a rejected call the planner re-plans from, the loop guard, retrieval and answer grounding apply
-as configured (`System.runtime()`), and the limits are `AgentConfig`'s. So a benchmark figure is
+as configured (`System.agent`), and the limits are `AgentConfig`'s. So a benchmark figure is
 the figure of the agent `umi run` runs.
 
 The task's tools are `RecordedTools`: every call the agent makes is recorded and answered with a
@@ -170,8 +170,8 @@ class Batcher:
 def run_episode(llm: LLM, system: System, task: Task, max_calls: int) -> Episode:
     """One task, by the runtime's loop, with the task's tools recorded."""
     recorder = _Recorder(llm)
-    config = AgentConfig(max_seconds=None, **system.runtime())  # no wall-time limit: results must not depend on load
-    agent = CappedAgent(recorder, RecordedTools(task.tools), config, max_calls, single_mode=system.single)
+    agent = CappedAgent(recorder, RecordedTools(task.tools), system.episode_config(), max_calls,
+                        single_mode=system.single)
     try:
         result = agent.run(task.instruction, episode_id=task.key)
     except QueryError as e:

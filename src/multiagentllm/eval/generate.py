@@ -20,14 +20,13 @@ import hashlib
 import json
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 from pathlib import Path
 
-from multiagentllm.agent.loop import SAFEGUARDS
+from multiagentllm.agent.loop import AgentConfig
 from multiagentllm.roles import registry
 from multiagentllm.roles.grammar import PLANNER, Grammar, caller_grammar
-from multiagentllm.tools.retrieval import DEFAULT_K
 from multiagentllm.types import LLM, Step
 
 
@@ -41,25 +40,24 @@ class Request:
 
 @dataclass
 class System:
-    """What is evaluated: an LLM, whether it is the single-LLM baseline, and the runtime's
-    safeguards (`agent.loop.AgentConfig`): grammar-constrained turns, tool retrieval, the loop
-    guard and answer grounding."""
+    """What is evaluated: an LLM, whether it is the single-LLM baseline, and the agent config its
+    episodes run with: the runtime's safeguards (grammar-constrained turns, tool retrieval, the
+    loop guard, answer grounding) and limits; each benchmark sets its own step limit and no wall
+    time."""
 
     llm: LLM
     single: bool = False
     name: str = "alpha-umi"
-    constrain: bool = True
-    max_tools: int | None = DEFAULT_K
-    loop_guard: bool = True
-    ground_answers: bool = True
+    agent: AgentConfig = field(default_factory=AgentConfig)
 
-    def runtime(self) -> dict[str, Any]:
-        """The safeguard settings (`AgentConfig` fields; part of the evaluation's decoding fingerprint)."""
-        return {k: getattr(self, k) for k in SAFEGUARDS}
+    def episode_config(self, **limits: Any) -> AgentConfig:
+        """The agent config of one benchmark episode: this system's, with `limits` (`max_steps`)
+        and no wall-time limit (results must not depend on the machine's load)."""
+        return replace(self.agent, max_seconds=None, **limits)
 
     def grammar(self, turn: str, tools: list[dict]) -> Grammar | None:
         """The grammar `turn` decodes under, or None (unconstrained, or a free-text turn)."""
-        if not self.constrain:
+        if not self.agent.constrain:
             return None
         return {"planner": PLANNER, "caller": caller_grammar(tools)}.get(turn)
 

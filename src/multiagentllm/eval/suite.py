@@ -27,7 +27,7 @@ import hashlib
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from rich.markup import escape
 
 from multiagentllm import __version__
 from multiagentllm.agent import loop
-from multiagentllm.agent.loop import SAFEGUARDS
+from multiagentllm.agent.loop import SAFEGUARDS, AgentConfig
 from multiagentllm.paths import default_data_root
 from multiagentllm.eval import systems
 from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Benchmark, Items, Missing, Where, bfcl
@@ -48,7 +48,6 @@ from multiagentllm.models.backends.checkpoint import CheckpointError, engine_lab
 from multiagentllm.paths import portable
 from multiagentllm.roles import grammar, registry, render
 from multiagentllm.roles.registry import TRIO
-from multiagentllm.tools.retrieval import DEFAULT_K
 
 SYSTEMS = ("alpha-umi", "single", "base")
 ROLES = {"alpha-umi": TRIO, "single": ("single",), "base": ()}
@@ -101,14 +100,11 @@ class SuiteConfig:
     seed: int = 0
     batch_size: int = 0  # 0: automatic (eval.generate.auto_batch_size)
     command: str = ""
-    # The runtime's safeguards (see agent.loop); all on by default, off for ablations.
-    constrain: bool = True
-    max_tools: int | None = DEFAULT_K
-    loop_guard: bool = True
-    ground_answers: bool = True
+    # The runtime's safeguards (see agent.loop) the systems run with; all on by default, off for ablations.
+    agent: AgentConfig = field(default_factory=AgentConfig)
 
     def runtime(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in SAFEGUARDS}
+        return {k: getattr(self.agent, k) for k in SAFEGUARDS}
 
     def limit(self, benchmark: Benchmark) -> int | None:
         """The --limit-<option> that sizes `benchmark`."""
@@ -182,8 +178,8 @@ def _engine(name: str, manifest: Any) -> str:
 
 def _load(name: str, cfg: SuiteConfig, manifest: Any):
     if name == "base":  # the untrained model GLPFT starts from, run with the alpha-UMi role prompts
-        return systems.load_system(base=manifest.base, name=name, runtime=cfg.runtime())
-    return systems.load_system(str(cfg.checkpoint), single=name == "single", name=name, runtime=cfg.runtime())
+        return systems.load_system(base=manifest.base, name=name, agent=cfg.agent)
+    return systems.load_system(str(cfg.checkpoint), single=name == "single", name=name, agent=cfg.agent)
 
 
 def _free() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from multiagentllm.agent.loop import AgentConfig
 from multiagentllm.eval.generate import System
 from multiagentllm.models import load_llm
 from multiagentllm.models.backends.hf import HFBackend, RoleModel
@@ -18,10 +19,10 @@ from multiagentllm.roles.registry import MODEL_ROLES
 
 def load_system(checkpoint: str | None = None, *, single: bool = False, base: str | None = None,
                 endpoint: str | None = None, model: str | None = None, api_key: str | None = None,
-                name: str | None = None, runtime: dict | None = None) -> System:
+                name: str | None = None, agent: AgentConfig | None = None) -> System:
     """Exactly one of `base` / `endpoint` / a checkpoint (None = the shipped default) is used;
-    `runtime` sets the safeguards (`System` fields, all on by default)."""
-    runtime = runtime or {}
+    `agent` sets the runtime's safeguards (all on by default)."""
+    agent = agent or AgentConfig()
     if base and endpoint:
         raise ValueError("pass either --base or --endpoint, not both")
     if endpoint:
@@ -29,13 +30,13 @@ def load_system(checkpoint: str | None = None, *, single: bool = False, base: st
             raise ValueError("--endpoint needs --model (the served model name; may contain {role})")
         llm = OpenAIBackend(Endpoint(endpoint, model, api_key))
         return System(llm, single, name or f"{model.replace('{role}', 'role')}{'-single' if single else ''}",
-                      **runtime)
+                      agent=agent)
     if base:
         return System(_base_llm(base), single, name or f"base-{Path(base).name}{'-single' if single else ''}",
-                      **runtime)
+                      agent=agent)
     llm = load_llm(checkpoint, single=single)
     label = Path(getattr(llm, "source", "") or checkpoint or "default").name
-    return System(llm, single, name or f"{label}{'-single' if single else ''}", **runtime)
+    return System(llm, single, name or f"{label}{'-single' if single else ''}", agent=agent)
 
 
 def _base_llm(base: str):

@@ -101,9 +101,9 @@ def run_item(agent_or_llm: Any, item: TauItem, *, max_steps: int = MAX_STEPS,
     `agent_or_llm` is a `System` (an LLM with the runtime's safeguard settings) or a bare `LLM`
     (every safeguard on, every tool offered)."""
 
-    system = agent_or_llm if isinstance(agent_or_llm, System) else System(agent_or_llm, max_tools=None)
+    system = agent_or_llm if isinstance(agent_or_llm, System) else System(agent_or_llm, agent=AgentConfig(max_tools=None))
     registry = retail_registry(RetailDB.load(item.data))
-    config = config or AgentConfig(max_steps=max_steps, max_seconds=None, **system.runtime())
+    config = config or system.episode_config(max_steps=max_steps)
     result = Agent(system.llm, registry, config, single_mode=system.single).run(
         item.instruction, toolset="retail", episode_id=item.id)
     state = registry.world.retail_db.state_hash()
@@ -127,14 +127,13 @@ def evaluate_taubench(path: str | os.PathLike | None, system: System, *, limit: 
     if not items:
         first = f" ({bad.skipped} bad; the first: {bad.examples[0]})" if bad.examples else ""
         raise DataError(path, None, f"no tau-bench tasks{first}")
-    cached = System(CachedLLM(system.llm, cache, namespace=system.name), system.single, system.name,
-                    **system.runtime())
+    cached = System(CachedLLM(system.llm, cache, namespace=system.name), system.single, system.name, system.agent)
     records = [run_item(cached, item, max_steps=max_steps)
                for item in tqdm(items, desc="episodes", unit="task", disable=not progress)]
     passed = [r["passed"] for r in records]
     report = {"benchmark": "taubench", "data": [portable(path)], "n": len(records), "pass_rate": mean(passed),
               "groups": {}, "statuses": dict(sorted(Counter(r["status"] for r in records).items())),
-              "faults": total(r["faults"] for r in records), "max_tools": system.max_tools,
+              "faults": total(r["faults"] for r in records), "max_tools": system.agent.max_tools,
               "gold_errors": sum(len(i.gold_errors) for i in items),
               "bad_items": bad.skipped, "bad_examples": bad.examples}
     return report, records

@@ -14,13 +14,13 @@ import asyncio
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
-from multiagentllm.agent.loop import Agent, AgentConfig, Event, Result
+from multiagentllm.agent.loop import Agent, Event, Result
 from multiagentllm.roles.registry import model_role
 from multiagentllm.roles.render import call_text, plan_text
 from multiagentllm.serve.config import AGENT_MODEL
@@ -72,17 +72,17 @@ def plan_episode(state: ServerState, req: ChatRequest) -> EpisodePlan:
     """Check everything that can be checked before the episode takes a place in the queue."""
     config = state.config
     conv = parse_conversation(req.messages, config)
-    if len(conv.instruction) > config.max_query_chars:
+    if len(conv.instruction) > config.agent.max_query_chars:
         raise APIError(413, f"the instruction is {len(conv.instruction)} characters; the limit is "
-                            f"{config.max_query_chars}", param="messages",
+                            f"{config.agent.max_query_chars}", param="messages",
                        code="context_length_exceeded")
     if conv.pending is not None:
         raise APIError(400, f"model {AGENT_MODEL!r} runs the whole loop: end the conversation with "
                             "the user's request or a tool result, not an assistant message",
                        param="messages", code="invalid_value")
-    max_steps = req.max_steps or config.max_steps
-    if max_steps > config.max_steps:
-        raise APIError(422, f"max_steps is {max_steps}; this server allows at most {config.max_steps}",
+    max_steps = req.max_steps or config.agent.max_steps
+    if max_steps > config.agent.max_steps:
+        raise APIError(422, f"max_steps is {max_steps}; this server allows at most {config.agent.max_steps}",
                        param="max_steps", code="too_many_steps")
     if len(conv.calls) >= max_steps:
         raise APIError(422, f"the conversation already holds {len(conv.calls)} tool calls; the "
@@ -122,8 +122,7 @@ def _check_first_prompt(state: ServerState, conv: Conversation, offered: list[di
     `offered` (the same `retrieve` call `Agent` makes at its start, keeping the tools the
     history used). Checking the instruction alone let 64 client tools of 200 parameters each
     through as a 747k-character prompt."""
-    max_tools = AgentConfig(**state.config.safeguards).max_tools
-    shown = retrieve(offered, conv.instruction, max_tools, keep=[p.call.name for p in conv.calls])
+    shown = retrieve(offered, conv.instruction, state.config.agent.max_tools, keep=[p.call.name for p in conv.calls])
     model = model_role("planner", state.single)
     check_prompt(render(model, "planner", conv, shown), "planner", state.config)
 
@@ -142,12 +141,8 @@ def run_episode(state: ServerState, plan: EpisodePlan, *, cancel: threading.Even
         if on_event is not None and replay.live and not tools.replaying:
             on_event(event)
 
-    agent_config = AgentConfig(max_steps=plan.max_steps, max_format_errors=config.max_format_errors,
-                               max_tokens=config.max_episode_tokens,
-                               max_seconds=config.max_episode_seconds, tool_timeout=config.tool_timeout,
-                               max_query_chars=config.max_query_chars, **config.safeguards)
-    agent = Agent(replay, tools, agent_config, single_mode=state.single, on_event=emit,
-                  count_tokens=state.count_tokens)
+    agent = Agent(replay, tools, replace(config.agent, max_steps=plan.max_steps), single_mode=state.single,
+                  on_event=emit, count_tokens=state.count_tokens)
     try:
         # Tools the conversation already used stay offered (and the replayed prompts unchanged).
         result = agent.run(plan.instruction, episode_id=plan.id, keep_tools=[c.name for c in plan.calls])

@@ -49,7 +49,7 @@ def create_app(llm_or_factory: LLMSource, registry: Any = None, *, config: Serve
     """
     config = config or ServeConfig()
     if registry is None:
-        registry = default_registry(timeout=config.tool_timeout)
+        registry = default_registry(timeout=config.agent.tool_timeout)
     roles = roles or episode_roles(single)
     worker = ModelWorker(llm_or_factory, max_batch=config.max_batch)
     state = ServerState(config=config, worker=worker, registry=registry, roles=tuple(roles),

@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 
 from multiagentllm.agent.exits import QueryError
-from multiagentllm.agent.loop import safeguards
+from multiagentllm.agent.loop import AgentConfig, safeguards
 from multiagentllm.agent.session import build_llm, tool_registry
 from multiagentllm.models.backends.checkpoint import CheckpointError
 from multiagentllm.models.embedded import ModelNotFoundError
@@ -51,7 +51,7 @@ def serve(
     engine: str | None = typer.Option(None, "--engine", envvar="UMI_ENGINE", help="auto (llama.cpp on a CPU where it can run the checkpoint, else torch) | llamacpp | torch."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (without --api-key: keep it local)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
-    max_steps: int = typer.Option(_D.max_steps, "--max-steps", min=1, help="Most planner turns per episode (requests may ask fewer)."),
+    max_steps: int = typer.Option(AgentConfig.max_steps, "--max-steps", min=1, help="Most planner turns per episode (requests may ask fewer)."),
     queue_size: int = typer.Option(_D.queue_size, "--queue-size", min=1, help="Requests in progress at once; more get 429."),
     max_batch: int = typer.Option(_D.max_batch, "--max-batch", min=1, help="Waiting role completions merged into one model call."),
     request_timeout: float = typer.Option(_D.request_timeout, "--request-timeout", min=0.1, help="Seconds a request may wait for the model (then 503)."),
@@ -85,7 +85,7 @@ def serve(
     from multiagentllm.serve.app import create_app
 
     try:
-        registry, connections = tool_registry(builtin=builtin, mcp=mcp, timeout=_D.tool_timeout,
+        registry, connections = tool_registry(builtin=builtin, mcp=mcp, timeout=AgentConfig.tool_timeout,
                                               warn=lambda msg: err.print(f"[yellow]warning:[/] {msg}"))
     except QueryError as e:
         err.print(f"[bold red]error:[/] {e}")
@@ -103,9 +103,10 @@ def serve(
         close_all(connections)
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(1) from None
-    config = ServeConfig(safeguards=safeguards(no_constrain=no_constrain, no_retrieval=no_retrieval,
-                                               no_guard=no_guard, no_grounding=no_grounding, max_tools=max_tools),
-                         queue_size=queue_size, max_steps=max_steps, max_batch=max_batch,
+    agent = AgentConfig(max_steps=max_steps, **safeguards(no_constrain=no_constrain, no_retrieval=no_retrieval,
+                                                          no_guard=no_guard, no_grounding=no_grounding,
+                                                          max_tools=max_tools))
+    config = ServeConfig(agent=agent, queue_size=queue_size, max_batch=max_batch,
                          request_timeout=request_timeout, max_connections=max_connections,
                          read_timeout=read_timeout, keep_alive_timeout=keep_alive_timeout,
                          max_header_bytes=max_header_bytes, api_key=api_key or None, docs=docs)

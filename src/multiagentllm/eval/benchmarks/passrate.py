@@ -132,8 +132,7 @@ def evaluate_passrate(path: str | os.PathLike, system: System, *, limit: int | N
     for ref in tqdm(tasks, desc="episodes", unit="task", disable=not progress):
         registry = fresh_for(ref)
         registry.add_toolset("task", ref.tool_names)
-        config = AgentConfig(max_steps=max_steps, max_seconds=None, **system.runtime())
-        agent = Agent(llm, registry, config, single_mode=system.single)
+        agent = Agent(llm, registry, system.episode_config(max_steps=max_steps), single_mode=system.single)
         result = agent.run(ref.instruction, toolset="task", episode_id=ref.id)
         reason = judge_episode(ref, result.trajectory, result.status, world_state(registry))
         groups[group_of(ref)].append(reason is None)
