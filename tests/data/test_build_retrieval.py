@@ -48,8 +48,8 @@ def test_build_renders_rows_with_retrieved_tools(tmp_path, crowded, trajectories
     splits = ("train", "dev", "test")
     kept = [t for s in splits for t in read_trajectories(out / "trajectories" / f"{s}.jsonl") if t.id == crowded.id]
     assert len(kept) == 1 and len(kept[0].tools) == 31  # the trajectory files keep every tool
-    rows = [json.loads(line) for s in splits for line in (out / "planner" / f"{s}.jsonl").read_text().splitlines()]
-    offered = [prompt_tools(r["prompt"]) for r in rows if r["traj_id"] == crowded.id]
+    rows = [json.loads(line) for s in splits for line in (out / "planner" / f"{s}.seq.jsonl").read_text().splitlines()]
+    offered = [prompt_tools(r["text"]) for r in rows if r["traj_id"] == crowded.id]
     assert offered and all(names == narrow_tools(crowded, 4).tool_names for names in offered)
 
 
@@ -59,8 +59,8 @@ def test_build_without_the_option_offers_every_tool(tmp_path, crowded):
     report = build(tmp_path / "out", sources=[], synthetic=[src], tokenizer=None)
     assert report.counts["retrieve_tools"] is None
     rows = [json.loads(line) for split in ("train", "dev", "test")
-            for line in (tmp_path / "out" / "planner" / f"{split}.jsonl").read_text().splitlines()]
-    assert rows and all(len(prompt_tools(r["prompt"])) == 31 for r in rows)
+            for line in (tmp_path / "out" / "planner" / f"{split}.seq.jsonl").read_text().splitlines()]
+    assert rows and all(len(prompt_tools(r["text"])) == 31 for r in rows)
 
 
 def test_cli_option(tmp_path):
@@ -69,6 +69,8 @@ def test_cli_option(tmp_path):
                               "--synthetic", FIX, "--tokenizer", "none", "--retrieve-tools", "-1"])
     assert bad.exit_code != 0
     ok = runner.invoke(app, ["data", "build", "--out", str(tmp_path / "b"), "--sources", "",
-                             "--synthetic", FIX, "--tokenizer", "none", "--retrieve-tools", "5"])
+                             "--synthetic", FIX, "--tokenizer", "none", "--retrieve-tools", "5", "--step-rows"])
     assert ok.exit_code == 0, ok.output
-    assert json.loads((tmp_path / "b" / "stats.json").read_text())["retrieve_tools"] == 5
+    stats = json.loads((tmp_path / "b" / "stats.json").read_text())
+    assert stats["retrieve_tools"] == 5 and stats["step_rows"] is True
+    assert (tmp_path / "b" / "planner" / "train.jsonl").exists()

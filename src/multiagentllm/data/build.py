@@ -5,8 +5,8 @@ Output layout::
     OUT/trajectories/{train,dev,test}.jsonl        canonical trajectories, split by instruction
     OUT/items/{source}.jsonl                        single-call items (evaluation / synthesis seeds)
     OUT/catalogue/{source}.jsonl                    tool definitions
-    OUT/{global,planner,caller,summarizer,single}/{train,dev,test}.jsonl      per-step rows
-    OUT/{global,planner,caller,summarizer,single}/{train,dev,test}.seq.jsonl  multi-span rows
+    OUT/{global,planner,caller,summarizer,single}/{train,dev,test}.seq.jsonl  multi-span rows (training reads these)
+    OUT/{global,planner,caller,summarizer,single}/{train,dev,test}.jsonl      per-step rows, with step_rows=True
     OUT/stats.json                                  counts and token-length percentiles
 
 The build writes into a new folder beside OUT and swaps it in when everything is written
@@ -127,10 +127,14 @@ def narrow_tools(t: Trajectory, k: int | None) -> Trajectory:
 def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None = None,
           synthetic: list[Path] | None = None, skip_bad: bool = False, dev: float = 0.05,
           test: float = 0.05, tokenizer: str | None = "embedded",
-          retrieve_tools: int | None = None, files: list[tuple[str, Path]] | None = None) -> BuildReport:
+          retrieve_tools: int | None = None, files: list[tuple[str, Path]] | None = None,
+          step_rows: bool = False) -> BuildReport:
     """Build every training set; returns counts (also written to OUT/stats.json).
 
-    `retrieve_tools`: render rows with at most that many tools per trajectory (see `narrow_tools`)."""
+    `retrieve_tools`: render rows with at most that many tools per trajectory (see `narrow_tools`).
+    `step_rows`: also write the per-step `{prompt, completion}` rows (`{split}.jsonl`, for other
+    trainers; training here reads the multi-span rows, and the per-step ones are O(k^2) text, about
+    2.5 times their size)."""
     out = Path(out)
     data_root = Path(data_root) if data_root else default_data_root()
     sources = list(DEFAULT_SOURCES if sources is None else sources)
@@ -160,21 +164,20 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
             rendered = [narrow_tools(t, retrieve_tools) for t in group]
             narrowed[split] = sum(r is not t for r, t in zip(rendered, group))
             for name in builders.DATASETS:
-                step_rows, seq_rows = [], []
-                for t in rendered:
-                    step_rows.extend(builders.STEP_ROWS[name](t))
-                    row = builders.sequence_row(t, name)
-                    if row is not None:
-                        seq_rows.append(row)
-                write_jsonl(staging / name / f"{split}.jsonl", step_rows)
+                seq_rows = [row for t in rendered if (row := builders.sequence_row(t, name)) is not None]
                 write_jsonl(staging / name / f"{split}.seq.jsonl", seq_rows)
-                row_counts[name][split] = {"step_rows": _by_source(step_rows), "seq_rows": _by_source(seq_rows)}
+                counts = {"seq_rows": _by_source(seq_rows)}
+                tokens = {"seq": token_lengths(tok, [r["text"] for r in seq_rows])} if tok else {}
+                if step_rows:
+                    steps = [row for t in rendered for row in builders.STEP_ROWS[name](t)]
+                    write_jsonl(staging / name / f"{split}.jsonl", steps)
+                    counts = {"step_rows": _by_source(steps), **counts}
+                    if tok:  # per-step rows are O(k^2) text: percentiles from a fixed sample
+                        sample = steps[::max(1, len(steps) // STEP_SAMPLE)]
+                        tokens = {"step": token_lengths(tok, [r["prompt"] + r["completion"] for r in sample]), **tokens}
+                row_counts[name][split] = counts
                 if tok:
-                    token_counts.setdefault(name, {})[split] = {
-                        # per-step rows are O(k^2) text: percentiles from a fixed sample
-                        "step": token_lengths(tok, [r["prompt"] + r["completion"] for r in step_rows[::max(1, len(step_rows) // STEP_SAMPLE)]]),
-                        "seq": token_lengths(tok, [r["text"] for r in seq_rows]),
-                    }
+                    token_counts.setdefault(name, {})[split] = tokens
                 progress.advance(task, len(group))
         for name, recs in items.items():
             write_jsonl(staging / "items" / f"{name}.jsonl", recs)
@@ -192,6 +195,7 @@ def build(out: Path, *, sources: list[str] | None = None, data_root: Path | None
             "trajectories": {s: _by_source(g) for s, g in splits.items()},
             "outcomes": {s: dict(Counter(t.outcome for t in g)) for s, g in splits.items()},
             "retrieve_tools": retrieve_tools or None,
+            "step_rows": step_rows,
             "tools_narrowed": narrowed,
             "items": {k: len(v) for k, v in items.items()},
             "catalogue": {k: len(v) for k, v in catalogue.items()},

@@ -1,12 +1,14 @@
 """Builders from canonical trajectories to GLPFT training rows.
 
-Two forms of the same supervision are written for every dataset:
+Two forms of the same supervision:
 
-* per-step rows ``{"prompt", "completion"}`` (the seed's format: one row per role step, loadable by
-  `datasets` and TRL's prompt-completion trainer) -> ``{split}.jsonl``;
 * sequence rows ``{"text", "spans"}`` (one row per trajectory and role, the supervised character
-  spans marked) -> ``{split}.seq.jsonl``.  Because the renderer is prefix-stable the loss terms are
-  the same as the per-step rows', for O(k) tokens instead of O(k^2); training uses this form.
+  spans marked) -> ``{split}.seq.jsonl``, written for every dataset; training uses this form;
+* per-step rows ``{"prompt", "completion"}`` (the seed's format: one row per role step, loadable by
+  `datasets` and TRL's prompt-completion trainer) -> ``{split}.jsonl``, written only when asked
+  (`umi data build --step-rows`).  Because the renderer is prefix-stable their loss terms are the
+  same as the sequence rows', for O(k^2) tokens instead of O(k).  The tests compare the runtime's
+  prompts with these rows.
 """
 
 from __future__ import annotations

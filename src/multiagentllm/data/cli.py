@@ -37,6 +37,9 @@ def build_command(
     retrieve_tools: int = typer.Option(0, "--retrieve-tools", metavar="K", min=0,
                                        help="Render prompts with the K tools retrieved for the instruction "
                                             "(always those it calls) when a trajectory offers more; 0: all tools."),
+    step_rows: bool = typer.Option(False, "--step-rows", help="Also write per-step {prompt, completion} rows "
+                                                               "(DATASET/SPLIT.jsonl) for other trainers; "
+                                                               "training here reads the .seq.jsonl rows."),
 ) -> None:
     """Build DIR/trajectories, the GLPFT training sets and DIR/stats.json."""
     names = [s.strip() for s in sources.split(",") if s.strip()]
@@ -49,7 +52,7 @@ def build_command(
     try:
         report = build(out, sources=names, data_root=data_root, synthetic=synthetic, skip_bad=skip_bad, files=pairs,
                        dev=dev, test=test, tokenizer=None if tokenizer == "none" else tokenizer,
-                       retrieve_tools=retrieve_tools or None)
+                       retrieve_tools=retrieve_tools or None, step_rows=step_rows)
     except (DataError, KeyError) as e:
         raise typer.BadParameter(str(e).strip('"')) from None
     c = report.counts
