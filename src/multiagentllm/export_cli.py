@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -25,15 +27,7 @@ def vllm_command(
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
 ) -> None:
     """The backbone (base + stage 1 merged) and the role adapters for `vllm serve --enable-lora`."""
-    try:
-        result = export_vllm(checkpoint, out, dtype=dtype, merge_roles=merge_roles, force=force)
-    except (ExportError, CheckpointError, ModelNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    for note in result.notes:
-        typer.echo(f"note: {note}", err=True)
-    typer.echo(f"wrote {result.out} ({', '.join(sorted(p.name for p in result.out.iterdir()))}); "
-               f"how to serve it: {result.out / 'serve.md'}")
+    _export(export_vllm, checkpoint, out, dtype=dtype, merge_roles=merge_roles, force=force)
 
 
 @app.command("gguf")
@@ -50,9 +44,13 @@ def gguf_command(
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
 ) -> None:
     """The backbone (base + stage 1 merged) and the role adapters as GGUF, for llama.cpp and Ollama."""
+    _export(export_gguf, checkpoint, out, dtype=dtype, base_gguf=base_gguf, merge_roles=merge_roles, force=force)
+
+
+def _export(export: Callable[..., Any], checkpoint: Path, out: Path, **options: Any) -> None:
+    """Run one export and say what it wrote (its notes on stderr), or why it could not (exit 2)."""
     try:
-        result = export_gguf(checkpoint, out, dtype=dtype, base_gguf=base_gguf, merge_roles=merge_roles,
-                             force=force)
+        result = export(checkpoint, out, **options)
     except (ExportError, CheckpointError, ModelNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

@@ -96,23 +96,25 @@ def create_app(llm_or_factory: LLMSource, registry: Any = None, *, config: Serve
             raise _unknown_model(name, state)
         return model_card(name)
 
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request) -> Any:
+    async def parse(request: Request, kind: type) -> Any:
+        """The request's body as `kind`, checked: size and JSON, a served model, the fields, no
+        option the server does not support."""
         body = await read_json(request, config)
         _check_model(body, state)
-        req = validate(ChatRequest, body)
+        req = validate(kind, body)
         refuse_unsupported(req)
+        return req
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Any:
+        req = await parse(request, ChatRequest)
         if req.model == AGENT_MODEL:
             return await chat_agent(state, req, request)
         return await chat_role(state, req)
 
     @app.post("/v1/completions")
     async def complete(request: Request) -> Any:
-        body = await read_json(request, config)
-        _check_model(body, state)
-        req = validate(CompletionRequest, body)
-        refuse_unsupported(req)
-        return await completions(state, req)
+        return await completions(state, await parse(request, CompletionRequest))
 
     return app
 

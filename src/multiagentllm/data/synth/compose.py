@@ -188,28 +188,21 @@ def _flight(c: Composer, s: Subject) -> tuple[list[Any], str]:
                                                     f"{best['flight_id']} ({best['airline']}) at {money(best['price_usd'])}.")
 
 
-def _country_population(c: Composer, s: Subject) -> tuple[list[Any], str]:
-    info = c.country_facts(s)
-    c.have = f"a population of {info['population_millions']} million"
-    return [info["population_millions"]], f"{s.name} has about {info['population_millions']} million people."
+def _country_fact(key: str, have: str, says: str) -> Callable[[Composer, Subject], tuple[list[Any], str]]:
+    """An ask answered by one field of the country's facts: `have` and `says` are templates of
+    {value} (and {name}, the country)."""
+    def ask(c: Composer, s: Subject) -> tuple[list[Any], str]:
+        value = c.country_facts(s)[key]
+        c.have = have.format(value=value)
+        return [value], says.format(name=s.name, value=value)
+    return ask
 
 
-def _language(c: Composer, s: Subject) -> tuple[list[Any], str]:
-    info = c.country_facts(s)
-    c.have = f"the language {info['language']}"
-    return [info["language"]], f"The main language of {s.name} is {info['language']}."
-
-
-def _calling_code(c: Composer, s: Subject) -> tuple[list[Any], str]:
-    info = c.country_facts(s)
-    c.have = f"the calling code {info['calling_code']}"
-    return [info["calling_code"]], f"The calling code of {s.name} is {info['calling_code']}."
-
-
-def _capital(c: Composer, s: Subject) -> tuple[list[Any], str]:
-    info = c.country_facts(s)
-    c.have = f"the capital {info['capital']}"
-    return [info["capital"]], f"The capital of {s.name} is {info['capital']}."
+_country_population = _country_fact("population_millions", "a population of {value} million",
+                                    "{name} has about {value} million people.")
+_language = _country_fact("language", "the language {value}", "The main language of {name} is {value}.")
+_calling_code = _country_fact("calling_code", "the calling code {value}", "The calling code of {name} is {value}.")
+_capital = _country_fact("capital", "the capital {value}", "The capital of {name} is {value}.")
 
 
 def _currency(c: Composer, s: Subject) -> tuple[list[Any], str]:
