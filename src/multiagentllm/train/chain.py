@@ -16,8 +16,8 @@ from typing import Any
 from rich.console import Console
 
 from multiagentllm.checkpoint import stage_done
+from multiagentllm.train import recipe  # as a module: a test replaces recipe.train_stage
 from multiagentllm.train.config import ConfigError, TrainConfig, build, preset_path, read_yaml, stage_names
-from multiagentllm.train.recipe import start_from_backbone, train_stage
 
 
 @dataclass
@@ -54,7 +54,7 @@ def run_glpft(preset: str, data: str | Path, out: str | Path, overrides: dict[st
     configs = chain_configs(preset, data, out, overrides or {}, stages)
     result = ChainResult()
     for cfg in configs:  # a stage-1 backbone copied in is found finished below, never trained here
-        start_from_backbone(cfg)
+        recipe.start_from_backbone(cfg)
     for i, cfg in enumerate(configs, 1):
         where = Path(cfg.out) / cfg.folder
         if stage_done(where) and not cfg.overwrite:
@@ -63,7 +63,7 @@ def run_glpft(preset: str, data: str | Path, out: str | Path, overrides: dict[st
             continue
         console.print(f"[{i}/{len(configs)}] {cfg.stage}: {cfg.dataset} data, from {cfg.init}, "
                       f"{cfg.format} -> {where}")
-        stage = train_stage(cfg, resume=resume)
+        stage = recipe.train_stage(cfg, resume=resume)
         result.trained.append(cfg.stage)
         result.metrics[cfg.stage] = stage.metrics
         console.print(f"[{i}/{len(configs)}] {cfg.stage}: done, train loss "
