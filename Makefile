@@ -12,7 +12,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_EXAMPLES=OF
 # ggml's AMX matmul, taken for q8_0 weights); an explicit -mno-amx-* wins over -march=native in gcc
 LLAMA_NO_AMX ?= $(if $(filter x86_64,$(shell uname -m)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
 
-.PHONY: setup demo test test-slow test-vllm bench data cpu-full vllm clean
+.PHONY: setup demo test test-slow test-multiproc test-vllm bench data cpu-full vllm clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,6 +36,9 @@ test: setup
 
 test-slow: setup
 	$(BIN)/pytest -q -m slow
+
+test-multiproc: setup   # one stage under `accelerate launch`, 2 CPU processes over gloo (~2 min)
+	$(BIN)/pytest -q -m multiproc
 
 cpu-full: setup   # hours: the shipped checkpoints/cpu-full trio and results/cpu-full (resumable)
 	bash recipes/cpu_full.sh

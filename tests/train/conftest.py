@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -36,14 +37,20 @@ def build_tiny_llama(path: Path, *, hidden: int = 32, init: float = 0.2, seed: i
     return path
 
 
-def build_tiny_data(out: Path, copies: int = 4) -> Path:
-    """DATA/<dataset>/{train,dev}.seq.jsonl from the fixture trajectories (copied under new ids)."""
+def build_tiny_data(out: Path, copies: int = 4, *, distinct: bool = False) -> Path:
+    """DATA/<dataset>/{train,dev}.seq.jsonl from the fixture trajectories (copied under new ids).
+
+    With `distinct`, each copy asks its question with a different suffix, so no two packs hold
+    the same tokens (a test of which rows a step saw needs that: identical packs hide it).
+    """
     trajs = list(read_trajectories(FIXTURES / "trajectories.jsonl"))
     for name in builders.DATASETS:
         for split, n in (("train", copies), ("dev", 1)):
             rows = []
             for k in range(n):
                 for t in trajs:
+                    if distinct:
+                        t = dataclasses.replace(t, instruction=f"{t.instruction} ({split} request {k})")
                     row = builders.sequence_row(t, name)
                     if row is not None:
                         rows.append({**row, "id": f"{row['id']}-{split}{k}"})
@@ -66,6 +73,12 @@ def tiny_llama(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     return build_tiny_data(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def distinct_data(tmp_path_factory) -> Path:
+    """16 training rows, no two alike: 8 packs of 512 tokens, each with its own tokens."""
+    return build_tiny_data(tmp_path_factory.mktemp("distinct-data"), copies=8, distinct=True)
 
 
 @pytest.fixture

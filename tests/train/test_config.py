@@ -50,9 +50,15 @@ def test_cpu_full_budget_fits_the_design():
 
 @pytest.mark.parametrize("path", ACCELERATE, ids=lambda p: p.stem)
 def test_accelerate_configs_parse(path):
-    raw = yaml.safe_load(path.read_text())
-    assert raw["distributed_type"] in ("DEEPSPEED", "FSDP", "NO")
-    assert raw["mixed_precision"] == "bf16"
+    """Each config reads with accelerate's own loader; the GPU ones ask for bf16, the CPU one (two
+    processes over gloo, launched by torchrun: hence MULTI_GPU with use_cpu) for fp32."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(path))
+    assert str(config.distributed_type).rsplit(".", 1)[-1] in ("DEEPSPEED", "FSDP", "NO", "MULTI_GPU")
+    assert config.mixed_precision == ("no" if config.use_cpu else "bf16")
+    if config.use_cpu:
+        assert config.num_processes == 2
 
 
 def test_deepspeed_and_fsdp_are_shipped():

@@ -151,6 +151,26 @@ def test_gradient_checkpointing_and_bf16_train(tiny_cfg):
     assert watch.unchanged == []
 
 
+def test_the_training_config_decides_bf16_not_the_launcher(tiny_cfg, monkeypatch):
+    """`accelerate launch` with a bf16 accelerate config exports ACCELERATE_MIXED_PRECISION=bf16,
+    which TrainingArguments would follow for a `bf16: false` stage while its metrics said fp32."""
+    from multiagentllm.train import recipe
+
+    made = []
+    make_trainer = recipe.make_trainer
+
+    def keep(*args, **kwargs):
+        made.append(make_trainer(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(recipe, "make_trainer", keep)
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    with pytest.warns(UserWarning, match="mixed_precision=bf16; the training config .bf16: false. gives no"):
+        result = train_stage(dataclasses.replace(tiny_cfg, max_steps=1))
+    assert result.metrics["bf16"] is False and made[0].accelerator.mixed_precision == "no"
+    assert (result.metrics["processes"], result.metrics["engine"]) == (1, "NO")
+
+
 @pytest.mark.parametrize("main", [True, False])
 def test_every_rank_waits_until_the_stage_is_published(tiny_cfg, monkeypatch, main):
     """Multi-process training: all ranks meet at the same two barriers, the second one after

@@ -118,14 +118,16 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     # the Trainer's training_loss is the mean over the steps this process ran, not the whole run
     loss_log = [[r["step"], r["loss"]] for r in trainer.state.log_history if "loss" in r]
     first = checkpoints.step(last) + 1 if last is not None else 1
+    tokens, targets = _count_all_processes(trainer, trainer.tokens, trainer.targets)
     metrics = {"train_loss": result.training_loss, "steps": trainer.state.global_step,
                "train_loss_steps": [first, trainer.state.global_step],
                "last_logged_loss": loss_log[-1][1] if loss_log else None,
                "train_seconds_this_run": round(seconds, 2),
-               "tokens_per_second": round(trainer.tokens / seconds, 1) if seconds else None,
-               "target_tokens_per_second": round(trainer.targets / seconds, 1) if seconds else None,
+               "tokens_per_second": round(tokens / seconds, 1) if seconds else None,
+               "target_tokens_per_second": round(targets / seconds, 1) if seconds else None,
                "resumed_from": resumed_from,
-               "device": device, "bf16": bf16,
+               "device": device, "bf16": bf16, "processes": trainer.accelerator.num_processes,
+               "engine": str(trainer.accelerator.distributed_type).rsplit(".", 1)[-1],
                "loss_log": loss_log}
     if dev_set is not None:
         metrics.update(final_eval(trainer))
@@ -169,6 +171,7 @@ def make_trainer(cfg: TrainConfig, model: Any, train_set: PackedDataset, dev_set
     from multiagentllm.train.trainer import SpanTrainer  # loads torch and transformers (about 4 s)
 
     bf16 = use_bf16(cfg.bf16, device)
+    _precision_from_config(bf16, cfg.bf16)  # before TrainingArguments reads the launcher's choice
     args = TrainingArguments(
         output_dir=str(work), per_device_train_batch_size=cfg.packs_per_step,
         per_device_eval_batch_size=cfg.packs_per_step, gradient_accumulation_steps=cfg.grad_accum,
@@ -181,9 +184,49 @@ def make_trainer(cfg: TrainConfig, model: Any, train_set: PackedDataset, dev_set
         save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
         eval_strategy="steps" if cfg.eval_steps > 0 and dev_set else "no",
         eval_steps=cfg.eval_steps or None, seed=cfg.seed, data_seed=cfg.seed, report_to="none",
-        remove_unused_columns=False, disable_tqdm=not cfg.progress, dataloader_num_workers=0)
-    return SpanTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
-                       data_collator=collator, callbacks=callbacks or [])
+        remove_unused_columns=False, disable_tqdm=not cfg.progress, dataloader_num_workers=0,
+        # every trainable weight is used in every forward (LoRA or full), so DDP needs no extra
+        # pass over the graph to look for unused ones (the Trainer's default without checkpointing)
+        ddp_find_unused_parameters=False)
+    trainer = SpanTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
+                          data_collator=collator, callbacks=callbacks or [])
+    _check_engine(trainer)
+    return trainer
+
+
+def _precision_from_config(bf16: bool, setting: str) -> None:
+    """The training config decides bf16, not the launcher. `accelerate launch` passes its config's
+    `mixed_precision` in the environment, where TrainingArguments (and the DeepSpeed config it
+    builds) take it up when `bf16` is off: a `bf16: false` stage launched with a bf16 accelerate
+    config would train in bf16 while its metrics said fp32, and DeepSpeed stops on the mismatch."""
+    wanted = "bf16" if bf16 else "no"
+    launcher = os.environ.get("ACCELERATE_MIXED_PRECISION")
+    if launcher is not None and launcher != wanted:
+        warnings.warn(f"the launcher asks for mixed_precision={launcher}; the training config "
+                      f"(bf16: {setting}) gives {wanted}, which is used", stacklevel=3)
+        os.environ["ACCELERATE_MIXED_PRECISION"] = wanted
+
+
+def _check_engine(trainer: Any) -> None:
+    """Say so when `accelerate launch` asked for FSDP or DeepSpeed and the run does without: accelerate
+    1.15 applies FSDP only on GPU-like devices, so on a CPU the FSDP configs train as plain DDP."""
+    for flag, name, on in (("ACCELERATE_USE_FSDP", "FSDP", trainer.is_fsdp_enabled),
+                           ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed", trainer.is_deepspeed_enabled)):
+        if os.environ.get(flag, "false").lower() == "true" and not on:
+            kind = str(trainer.accelerator.distributed_type).rsplit(".", 1)[-1]
+            warnings.warn(f"the accelerate config asks for {name}, but accelerate set up {kind} on "
+                          f"this device ({trainer.args.device}): this run trains without {name}",
+                          stacklevel=3)
+
+
+def _count_all_processes(trainer: Any, *counts: int) -> list[int]:
+    """Sums over the processes of a distributed run (each counts only the packs it trained on)."""
+    import torch
+
+    if trainer.accelerator.num_processes == 1:
+        return list(counts)
+    total = trainer.accelerator.reduce(torch.tensor(counts, device=trainer.accelerator.device), "sum")
+    return [int(n) for n in total.tolist()]
 
 
 def use_bf16(setting: str, device: str) -> bool:
