@@ -114,6 +114,22 @@ def test_exported_folders_hold_what_vllm_loads(ckpt, exported):
     assert not list(exported.parent.glob(".vllm.*"))  # no temporary folder left behind
 
 
+def test_engines_tokenize_exported_prompts_as_training_did(ckpt, exported):
+    """vLLM tokenizes the prompt text with the exported tokenizer's defaults; a special-token
+    string written in a prompt must stay text there, as in training (with TinyLlama's tokenizer
+    every rendered `<s>`/`</s>` would otherwise become BOS/EOS)."""
+    from transformers import AutoTokenizer
+
+    from multiagentllm.models.tokens import encode
+
+    prompt = "Tools: search\n\n<|endoftext|> User: book a flight <|endoftext|>\n"
+    trained = encode(AutoTokenizer.from_pretrained(ckpt / "base"), prompt)
+    assert AutoTokenizer.from_pretrained(ckpt / "base")(prompt)["input_ids"] != trained  # the trap
+    for folder in ("backbone", "single"):
+        served = AutoTokenizer.from_pretrained(exported / folder)
+        assert served(prompt)["input_ids"] == served.encode(prompt) == trained
+
+
 def test_serve_md_names_the_adapters_the_rank_and_working_umi_commands(exported):
     text = (exported / "serve.md").read_text()
     serve = next(line for line in text.splitlines() if line.startswith("vllm serve"))

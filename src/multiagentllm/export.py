@@ -30,6 +30,7 @@ from multiagentllm.checkpoint import (
     export_roles, load_backbone, merge_adapter, read_adapter_config, require_file, start_export, unservable)
 from multiagentllm.io import atomic_dir
 from multiagentllm.models.load import resolve_base
+from multiagentllm.models.tokens import engine_tokenizer
 from multiagentllm.roles.registry import TRIO
 
 DTYPES = ("bfloat16", "float16", "float32")
@@ -144,12 +145,12 @@ def _weights_on(manifest: Manifest, base_path: Path, on: str) -> Any:
 
 
 def _save(model: Any, base_path: Path, dest: Path, dtype: str) -> None:
-    """The model (with the base's generation_config) and the base's tokenizer, as safetensors."""
+    """The model (with the base's generation_config) and the base's tokenizer, as safetensors; the
+    tokenizer set to tokenize prompt text under the training rule (`models.tokens`)."""
     import torch
-    from transformers import AutoTokenizer
 
     model.to(getattr(torch, dtype)).save_pretrained(dest)
-    AutoTokenizer.from_pretrained(base_path).save_pretrained(dest)
+    engine_tokenizer(base_path).save_pretrained(dest)
 
 
 def _copy_adapter(src: Path, dest: Path, backbone: Path) -> int:

@@ -4,6 +4,11 @@ the ids that end a generation (`eos_ids`).
 The seed's training format writes `<s>` and `</s>` as literal text; with `split_special_tokens`
 they are tokenized as text even when a tokenizer happens to know them as special tokens.  The
 tokenizer's own `add_special_tokens` default stays (a BOS where the model expects one).
+
+A serving engine (vLLM) tokenizes the prompt text itself, with the tokenizer saved beside the
+model: `engine_tokenizer` gives one that applies the rule by default (`split_special_tokens` in its
+tokenizer_config.json). Without it, a Llama tokenizer (TinyLlama's) reads the literal `<s>` and
+`</s>` of every prompt as BOS and EOS, ids the model never saw there in training.
 """
 
 from __future__ import annotations
@@ -37,3 +42,11 @@ def eos_ids(model: Any, tokenizer: Any) -> set[int]:
         elif isinstance(value, (list, tuple)):
             ids.update(int(v) for v in value)
     return ids
+
+
+def engine_tokenizer(path: Any) -> Any:
+    """The tokenizer at `path`, set to split special-token strings by default, to be saved for
+    engines that tokenize prompts themselves (`export.py`)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path, split_special_tokens=True)
