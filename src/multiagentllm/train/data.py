@@ -20,6 +20,7 @@ from typing import Any
 
 from multiagentllm.io import DataError, read_records
 from multiagentllm.models.tokens import encode_with_offsets
+from multiagentllm.paths import portable
 
 IGNORE = -100
 
@@ -48,7 +49,7 @@ class SplitStats:
         lengths = sorted(self.lengths) or [0]
         pct = {f"p{p}": lengths[min(len(lengths) - 1, int(len(lengths) * p / 100))]
                for p in (50, 90, 99)}
-        return {"path": self.path, "rows": self.rows, "tokens": self.tokens,
+        return {"path": portable(self.path), "rows": self.rows, "tokens": self.tokens,
                 "target_tokens": self.target_tokens, "truncated": self.truncated,
                 "dropped": self.dropped, "length": {**pct, "max": lengths[-1]}}
 

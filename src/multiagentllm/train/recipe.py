@@ -43,9 +43,11 @@ from typing import Any
 from multiagentllm.checkpoint import CheckpointError, adopt_stage1, load_backbone, stage1_folder, stage_done
 from multiagentllm.io import folder_lock
 from multiagentllm.models.load import load_tokenizer, resolve_base
+from multiagentllm.paths import portable
 from multiagentllm.roles.render import PROMPT_VERSION
 from multiagentllm.train import checkpoints
-from multiagentllm.train.artifacts import check_manifest, plot_loss, update_manifest, write_card
+from multiagentllm.train.artifacts import (check_manifest, plot_loss, portable_adapter_config, update_manifest,
+                                          write_card)
 from multiagentllm.train.attention import NAME as ATTENTION_PACKED
 from multiagentllm.train.attention import set_attention
 from multiagentllm.train.collate import PackedDataset, collate_packs
@@ -86,7 +88,7 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
     set_seed(cfg.seed)
     device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else (
         "cpu" if cfg.device == "auto" else cfg.device)
-    model, tokenizer, base_path = build_model(cfg)
+    model, tokenizer, _ = build_model(cfg)
     train_rows, train_stats = load_split(tokenizer, cfg.data, cfg.dataset, cfg.train_split,
                                          max_length=cfg.max_length, limit=cfg.max_train_rows)
     dev_rows, dev_stats = load_split(tokenizer, cfg.data, cfg.dataset, cfg.dev_split,
@@ -136,7 +138,7 @@ def train_stage(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] 
         trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad))
     if cfg.attention == ATTENTION_PACKED:  # a training-only choice: saved models keep the standard one
         set_attention(model, "sdpa")
-    path = _publish(cfg, trainer, tokenizer, metrics, base_path, PROMPT_VERSION)
+    path = _publish(cfg, trainer, tokenizer, metrics, PROMPT_VERSION)
     if cfg.resume_points and trainer.is_world_process_zero():
         resume_point.discard(out, cfg.stage)
     if not cfg.keep_checkpoints and trainer.is_world_process_zero():
@@ -361,7 +363,7 @@ def _check_data_version(data: Path, version: str) -> None:
 
 
 def _publish(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, Any],
-             base_path: Path, prompt_version: str) -> Path:
+             prompt_version: str) -> Path:
     """Write the stage folder beside its final place, then rename it in (and update the manifest).
 
     `trainer.save_model` gathers sharded weights (DeepSpeed ZeRO-3, FSDP) and writes a standard
@@ -377,7 +379,7 @@ def _publish(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, 
     trainer.accelerator.wait_for_everyone()
     trainer.save_model(str(tmp))
     if main:
-        _write_stage(cfg, trainer, tokenizer, metrics, base_path, prompt_version, tmp)
+        _write_stage(cfg, trainer, tokenizer, metrics, prompt_version, tmp)
     # Every rank leaves only once the stage is published: in a chain the next stage (on every
     # rank) starts from this one's folder.
     trainer.accelerator.wait_for_everyone()
@@ -385,7 +387,7 @@ def _publish(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, 
 
 
 def _write_stage(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[str, Any],
-                 base_path: Path, prompt_version: str, tmp: Path) -> None:
+                 prompt_version: str, tmp: Path) -> None:
     """Main process: complete the saved weights in `tmp` and rename the folder into place."""
     import yaml
 
@@ -396,10 +398,13 @@ def _write_stage(cfg: TrainConfig, trainer: Any, tokenizer: Any, metrics: dict[s
         _cast_weights(tmp, cfg.save_dtype)
         if cfg.format == "full":
             tokenizer.save_pretrained(tmp)
-        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        shown = cfg.to_dict() | {k: portable(getattr(cfg, k)) for k in ("base", "data", "out", "backbone")
+                                 if getattr(cfg, k) and Path(getattr(cfg, k)).expanduser().exists()}
+        (tmp / "config.yaml").write_text(yaml.safe_dump(shown, sort_keys=False))  # paths relative to the checkout
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         plot_loss(trainer.state.log_history, tmp / "loss.png", title=cfg.stage)
-        write_card(tmp / "README.md", cfg, metrics, base_path, prompt_version)
+        write_card(tmp / "README.md", cfg, metrics, prompt_version)
+        portable_adapter_config(tmp, cfg.base)
         _make_readable(tmp)
         old = None
         if final.exists():
