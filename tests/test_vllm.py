@@ -1,15 +1,19 @@
 """vLLM on CPU serving the shipped trio (marked `vllm`: `make test-vllm`, which installs vLLM first;
-about 3 minutes). The float32 export is served with the three role adapters as multi-LoRA on
-loopback (`serve.vllm_server`), and what it writes must be what the in-process runtime writes:
+about 5 minutes on an idle 2-core machine). The float32 export is served with the three role
+adapters as multi-LoRA on loopback (`serve.vllm_server`), and what it writes must be what the
+in-process runtime writes at the same precision (the float32 torch runner):
 
-* an episode, step for step and in its answer (against the default in-process engine);
+* an episode, step for step and in its answer;
 * held-out role prompts (the data builder's rows for the fixture trajectories and for tasks of the
-  synthesis families held out of training), token for token against the float32 torch runtime.
-  A prompt whose text differs is allowed only where the in-process logits at the first differing
-  token are a near tie (top-2 margin under `TIE`): float32 kernels that add in another order;
-* one pass-rate task run by the eval machinery, record for record.
+  synthesis families held out of training), token for token: vLLM reads the same prompt ids, each
+  token it writes is the in-process argmax after the same prefix, and its text is the runtime's.
+  A difference is allowed only at a near tie (in-process top-2 logit margin under `TIE`): float32
+  kernels that add in another order;
+* one pass-rate task run by the eval machinery (constrained turns included), record for record.
 
-Run with `-rP` (as `make test-vllm` does) to see the per-prompt table."""
+Everything in process is computed before vLLM starts, so the two never share the CPU (on 2 cores
+an idle vLLM engine beside a decoding runtime slows both badly). Run with `-rP` (as
+`make test-vllm` does) to see the table of the role prompts."""
 
 import json
 
@@ -22,7 +26,7 @@ from multiagentllm.roles import registry
 from multiagentllm.roles.registry import TRIO
 from multiagentllm.types import Trajectory
 
-pytestmark = pytest.mark.vllm
+pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1800)]  # a shared CI machine can be slow; a hang still ends
 FLIGHT = ("Book me a flight from New York to Los Angeles next Tuesday, the cheaper one, for passenger "
           "Ada Lovelace, and tell me the booking reference.")
 FIXTURES = repo_path("tests", "fixtures", "trajectories.jsonl")
@@ -33,28 +37,23 @@ TIE = 0.01
 
 
 @pytest.fixture(scope="module")
-def vllm_url(tmp_path_factory):
-    from multiagentllm.export import export_vllm
-    from multiagentllm.serve.vllm_server import INSTALL_HINT, vllm_available, vllm_server
+def installed():
+    from multiagentllm.serve.vllm_server import INSTALL_HINT, vllm_available
 
     if not vllm_available():
         pytest.skip(f"vLLM is not installed: {INSTALL_HINT}")
-    out = tmp_path_factory.mktemp("export")
-    export = export_vllm(repo_path("checkpoints", "cpu-full"), out / "vllm", dtype="float32")
-    with vllm_server(export, log=out / "vllm.log") as server:
-        yield server.url
 
 
 @pytest.fixture(scope="module")
-def torch_trio():
-    """The in-process reference at vLLM's precision: the float32 torch runner."""
+def torch_trio(installed):
     from multiagentllm.models import load_llm
 
     return load_llm(engine="torch")
 
 
 @pytest.fixture(scope="module")
-def held_out() -> list[Trajectory]:
+def tasks(tmp_path_factory) -> tuple[list[Trajectory], object]:
+    """The held-out synthesized tasks, and a file of them for `evaluate_passrate`."""
     from multiagentllm.data.synth.engine import ChunkResult, families, play_instruction
 
     result, index = ChunkResult(), 0
@@ -62,7 +61,49 @@ def held_out() -> list[Trajectory]:
     while len(firsts := [r for r in result.trajectories if r["meta"].get("variant") == 0]) < HELD_OUT_TASKS:
         play_instruction(0, index, test_families, result)
         index += 1
-    return [Trajectory.from_dict(r) for r in firsts[:HELD_OUT_TASKS]]
+    path = tmp_path_factory.mktemp("tasks") / "tasks.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in firsts[:HELD_OUT_TASKS]))
+    return [Trajectory.from_dict(r) for r in firsts[:HELD_OUT_TASKS]], path
+
+
+def role_prompts(held_out: list[Trajectory]) -> dict[str, list[str]]:
+    trajectories = [*held_out, *read_trajectories(FIXTURES)]
+    return {role: [row["prompt"] for t in trajectories for row in STEP_ROWS[role](t)] for role in TRIO}
+
+
+def _episode(llm):
+    from multiagentllm.agent.loop import AgentConfig
+    from multiagentllm.agent.session import run_query
+
+    return run_query(FLIGHT, llm=llm, config=AgentConfig(max_seconds=None))  # a busy machine ends nothing early
+
+
+def _passrate(llm, path, name: str) -> list[dict]:
+    from multiagentllm.eval.benchmarks.passrate import evaluate_passrate
+    from multiagentllm.eval.generate import System
+
+    return evaluate_passrate(path, System(llm, name=name), limit=1, progress=False)[1]
+
+
+@pytest.fixture(scope="module")
+def reference(torch_trio, tasks) -> dict:
+    """What the in-process runtime writes, all of it before vLLM starts."""
+    held_out, path = tasks
+    texts = {role: [torch_trio.complete([p], role=role, max_new_tokens=registry.max_new_tokens(role),
+                                        stop=registry.stop(role))[0] for p in prompts]
+             for role, prompts in role_prompts(held_out).items()}
+    return {"episode": _episode(torch_trio), "texts": texts, "passrate": _passrate(torch_trio, path, "torch")}
+
+
+@pytest.fixture(scope="module")
+def vllm_url(reference, tmp_path_factory):
+    from multiagentllm.export import export_vllm
+    from multiagentllm.serve.vllm_server import vllm_server
+
+    out = tmp_path_factory.mktemp("export")
+    export = export_vllm(repo_path("checkpoints", "cpu-full"), out / "vllm", dtype="float32")
+    with vllm_server(export, log=out / "vllm.log") as server:
+        yield server.url
 
 
 def served_llm(url: str, **options):
@@ -71,33 +112,25 @@ def served_llm(url: str, **options):
     return OpenAIBackend(Endpoint(url, "{role}"), **options)
 
 
-def test_an_episode_through_vllm_equals_the_in_process_one(vllm_url):
-    from multiagentllm.agent.loop import AgentConfig
-    from multiagentllm.agent.session import run_query
-
-    config = AgentConfig(max_seconds=None)  # a busy machine must not end one of them early
-    served = run_query(FLIGHT, llm=served_llm(vllm_url), config=config)
-    local = run_query(FLIGHT, config=config)
+def test_an_episode_through_vllm_equals_the_in_process_one(vllm_url, reference):
+    served, local = _episode(served_llm(vllm_url)), reference["episode"]
     assert [s.to_dict() for s in served.trajectory.steps] == [s.to_dict() for s in local.trajectory.steps]
     assert served.answer == local.answer and served.status == local.status == "solved"
 
 
-def test_held_out_role_prompts_token_for_token(vllm_url, torch_trio, held_out):
+def test_held_out_role_prompts_token_for_token(vllm_url, reference, torch_trio, tasks):
     """Every token vLLM writes is the in-process argmax after the same prefix (teacher-forced,
     float32), and its text is the runtime's; either may differ only at a near tie."""
     from multiagentllm.models.tokens import encode
 
-    trajectories = [*held_out, *read_trajectories(FIXTURES)]
     served = served_llm(vllm_url, extra_body={"return_token_ids": True})
     rows = []
-    for role in TRIO:
-        prompts = [row["prompt"] for t in trajectories for row in STEP_ROWS[role](t)]
-        budget, stop = registry.max_new_tokens(role), registry.stop(role)
-        texts = served.complete(prompts, role=role, max_new_tokens=budget, stop=stop)  # one batch
-        for prompt, text, choice in zip(prompts, texts, served.last_choices):
+    for role, prompts in role_prompts(tasks[0]).items():
+        texts = served.complete(prompts, role=role, max_new_tokens=registry.max_new_tokens(role),
+                                stop=registry.stop(role))  # one batch
+        for prompt, text, choice, local in zip(prompts, texts, served.last_choices, reference["texts"][role]):
             ids, generated = encode(torch_trio.tokenizer, prompt), choice["token_ids"]
             assert choice["prompt_token_ids"] == ids, f"vLLM tokenized a {role} prompt differently"
-            local = torch_trio.complete([prompt], role=role, max_new_tokens=budget, stop=stop)[0]
             rows.append({"role": role, **compare(torch_trio, role, ids, generated, text, local)})
     print(f"{len(rows)} held-out role prompts, {sum(r['tokens'] for r in rows)} tokens written by vLLM (float32):")
     for role in TRIO:
@@ -137,15 +170,9 @@ def compare(trio, role: str, prompt_ids: list[int], generated: list[int], served
     return out
 
 
-def test_a_passrate_task_through_vllm_equals_the_in_process_one(vllm_url, torch_trio, held_out, tmp_path):
-    """The eval machinery (`evaluate_passrate`, constrained turns, retrieval, the judge) on one
-    held-out task: the grammars go to vLLM as `structured_outputs` (its guidance backend)."""
-    from multiagentllm.eval.benchmarks.passrate import evaluate_passrate
-    from multiagentllm.eval.generate import System
-
-    tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text("".join(json.dumps(t.to_dict()) + "\n" for t in held_out))
-    _, served = evaluate_passrate(tasks, System(served_llm(vllm_url), name="vllm"), limit=1, progress=False)
-    _, local = evaluate_passrate(tasks, System(torch_trio, name="torch"), limit=1, progress=False)
+def test_a_passrate_task_through_vllm_equals_the_in_process_one(vllm_url, reference, tasks):
+    """The eval machinery (`evaluate_passrate`: retrieval, constrained turns, the judge) on one
+    held-out task; the grammars go to vLLM as `structured_outputs` (its guidance backend)."""
+    served = _passrate(served_llm(vllm_url), tasks[1], "vllm")
     print("pass-rate task through vLLM:", json.dumps(served))
-    assert served == local and served[0]["calls"]
+    assert served == reference["passrate"] and served[0]["calls"]
