@@ -9,6 +9,12 @@
 #   bash recipes/cpu_full.sh                 # every step; finished work is skipped
 #   bash recipes/cpu_full.sh train           # only this step (data, train, eval)
 #   STAGES="stage2_caller" bash recipes/cpu_full.sh train   # one stage at a time, e.g. one per sitting
+#   MIX=v2 bash recipes/cpu_full.sh          # the v2 chain: data v2 -> checkpoints/cpu-full-v2, results/cpu-full-v2
+#
+# MIX=v2 is the data of the v2 trio: synthesis recipe v2 (compositions over the typed tool graph,
+# recovery after failed calls, stop conditions, irrelevant requests) and three more real sources
+# (tau-bench retail, glaive, FireAct), chosen by `umi train ab` (results/ab-v1-v2/). Same preset
+# and budgets as v1, so v2 against v1 compares data, not compute.
 #
 # Every step can be re-run after a failure or a kill: data files are written atomically, a finished
 # training stage is skipped and an interrupted one resumes from its last checkpoint (every ~7 min
@@ -25,10 +31,17 @@ cd "$REPO"
 # -- settings (environment variables) -----------------------------------------------------------
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"      # `make setup` creates it
 DATA_ROOT="${DATA_ROOT:-$REPO/../shared/datasets}"  # the public datasets (see `umi data sources`)
-SYNTH="${SYNTH:-$REPO/out/synth}"
-DATA="${DATA:-$REPO/out/data}"
-CKPT="${CKPT:-$REPO/checkpoints/cpu-full}"
-EVAL="${EVAL:-$REPO/results/cpu-full}"
+MIX="${MIX:-v1}"                                # v1: the cpu-full trio's data; v2: the v2 trio's
+SOURCES_V1="toolbench,toolbench_cot,stabletoolbench,apibench,bfcl,apibank,sealtools,toolalpaca,nestful,tooltalk"
+case "$MIX" in
+  v1) SUFFIX="";   SOURCES="$SOURCES_V1" ;;
+  v2) SUFFIX="-v2"; SOURCES="$SOURCES_V1,taubench_retail,glaive,fireact" ;;
+  *) printf 'error: MIX=%s (v1 or v2)\n' "$MIX" >&2; exit 1 ;;
+esac
+SYNTH="${SYNTH:-$REPO/out/synth$SUFFIX}"
+DATA="${DATA:-$REPO/out/data$SUFFIX}"
+CKPT="${CKPT:-$REPO/checkpoints/cpu-full$SUFFIX}"
+EVAL="${EVAL:-$REPO/results/cpu-full$SUFFIX}"
 STAGES="${STAGES:-}"                            # empty: the whole chain, in order
 SYNTH_N="${SYNTH_N:-20000}"
 LIMIT_STATIC="${LIMIT_STATIC:-60}"              # evaluation sizes (items per benchmark)
@@ -45,12 +58,12 @@ step_data() {
   if [ -f "$SYNTH/card.md" ]; then say "data: $SYNTH done before"
   else
     say "data: synthesize $SYNTH_N verified trajectories -> $SYNTH"
-    umi data synth --out "$SYNTH" --n "$SYNTH_N" --seed 0 --data-root "$DATA_ROOT"
+    umi data synth --out "$SYNTH" --n "$SYNTH_N" --seed 0 --recipe "$MIX" --data-root "$DATA_ROOT"
   fi
   if [ -f "$DATA/stats.json" ]; then say "data: $DATA done before"
   else
     say "data: build the GLPFT training sets -> $DATA"
-    umi data build --out "$DATA" --data-root "$DATA_ROOT" --synthetic "$SYNTH" --skip-bad
+    umi data build --out "$DATA" --data-root "$DATA_ROOT" --sources "$SOURCES" --synthetic "$SYNTH" --skip-bad
   fi
 }
 

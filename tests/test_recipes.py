@@ -122,6 +122,34 @@ def test_cpu_full_recipe_builds_data_trains_the_chain_and_evaluates(tmp_path):
     assert suite[suite.index("--out") + 1] == env["EVAL"]
 
 
+def test_cpu_full_recipe_v2_mix_has_its_own_data_checkpoint_and_results(tmp_path):
+    """MIX=v2 synthesizes with recipe v2, builds with the three added sources and keeps every
+    output apart from v1's (the recipe's own defaults: a copy of it in an empty checkout)."""
+    (tmp_path / "recipes").mkdir()
+    script = Path(shutil.copy2(CPU_FULL, tmp_path / "recipes" / "cpu_full.sh"))
+
+    def data_calls(**env: str) -> list[list[str]]:
+        done, calls = _run(tmp_path, "data", script=script, DATA_ROOT="/datasets", **env)
+        assert done.returncode == 0, done.stderr
+        return _umi(calls)
+
+    synth, build_ = data_calls(MIX="v2")
+    for argv in (synth, build_):
+        check_umi_command(argv)
+    assert synth[synth.index("--recipe") + 1] == "v2"
+    assert synth[synth.index("--out") + 1] == str(tmp_path / "out" / "synth-v2")
+    assert build_[build_.index("--out") + 1] == str(tmp_path / "out" / "data-v2")
+    sources = build_[build_.index("--sources") + 1].split(",")
+    assert {"taubench_retail", "glaive", "fireact"} <= set(sources) and len(sources) == len(set(sources))
+    synth, build_ = data_calls()
+    assert synth[synth.index("--recipe") + 1] == "v1" and build_[build_.index("--out") + 1] == str(tmp_path / "out" / "data")
+    from multiagentllm.data.build import DEFAULT_SOURCES
+
+    assert build_[build_.index("--sources") + 1].split(",") == list(DEFAULT_SOURCES)  # v1: the build's defaults
+    bad, calls = _run(tmp_path, "data", script=script, MIX="v3")
+    assert bad.returncode == 1 and "MIX=v3" in bad.stderr and calls == []
+
+
 def test_data_step_calls_existing_commands_and_skips_finished_work(tmp_path):
     done, calls = _run(tmp_path, "data", DATA_ROOT="/datasets", BASE_MODEL="/models/tinyllama")
     assert done.returncode == 0, done.stderr

@@ -20,7 +20,7 @@ def test_synth_command_writes_trajectories_stats_and_card(tmp_path):
     assert sum(stats["outcomes"].values()) == 120 and sum(stats["by_split"].values()) == 120
     assert stats["rejects"] is not None and stats["run"]["seed"] == 5
     card = (out / "card.md").read_text()
-    assert "trajectories: **120**" in card and "## Examples" in card
+    assert "trajectories: **120**" in card and "## Examples" in card and "--recipe" not in card
     assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
@@ -37,6 +37,7 @@ def test_synth_command_v2_recipe_and_unknown_recipe(tmp_path):
     trajs = list(read_trajectories(out / "trajectories.jsonl"))
     stats = json.loads((out / "stats.json").read_text())
     assert stats["run"]["recipe"] == "v2"
+    assert "`umi data synth --n 150 --seed 5 --recipe v2`" in (out / "card.md").read_text()  # rerunnable as written
     assert any(t.meta.get("family") == "composed" for t in trajs)
     assert any(t.meta.get("family") == "irrelevant" for t in trajs)
     bad = CliRunner().invoke(app, ["data", "synth", "--out", str(tmp_path / "x"), "--n", "5", "--recipe", "v9"])
