@@ -21,8 +21,12 @@ SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 @pytest.mark.parametrize("manifest", sorted(SHIPPED.glob(f"*/{MANIFEST}")), ids=lambda p: p.parent.name)
 def test_a_shipped_manifest_loads_and_writes_back_byte_for_byte(manifest, tmp_path):
     read = read_manifest(manifest.parent)
-    assert read.roles["planner"].path == manifest.parent / "planner"
-    assert read.stage1 == manifest.parent / "stage1_backbone"
+    assert read.stage1 == manifest.parent / "stage1_backbone" and read.stage1.is_dir()
+    # a chain trained stage by stage ships its finished stages as they come (cpu-full-v2: stage 1 first)
+    for name, entry in read.roles.items():
+        assert entry.path.parent == manifest.parent and (entry.path / "adapter_config.json").exists(), name
+    if manifest.parent.name == "cpu-full":
+        assert read.roles["planner"].path == manifest.parent / "planner"
     shutil.copy(manifest, tmp_path / MANIFEST)
     copy = read_manifest(tmp_path)
     write_manifest(copy)
