@@ -43,7 +43,7 @@ test-multiproc: setup   # one stage under `accelerate launch`, 2 CPU processes o
 cpu-full: setup   # hours: the shipped checkpoints/cpu-full trio and results/cpu-full (resumable)
 	bash recipes/cpu_full.sh
 
-test-vllm: setup vllm   # vLLM on CPU writes what the in-process runtime writes (~3 min after the install)
+test-vllm: setup vllm   # vLLM on CPU writes what the in-process runtime writes (~6 min after the install; a CI step)
 	$(BIN)/pytest -q -m vllm -rP
 
 vllm:   # vLLM for CPU in its own virtualenv .venv-vllm (about 3.5 GB, 3 min)
