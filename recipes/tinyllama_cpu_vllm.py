@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+from multiagentllm.serve.vllm_server import free_port, stop_server, tree_rss_mb
 
 READY_TIMEOUT_S = 1800  # the 1.1B bf16 model on 2 cores loads and warms up in minutes
 MAX_TOKENS = 16
@@ -38,12 +38,6 @@ def serve_commands(serve_md: str) -> dict[str, list[str]]:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _with_port(argv: list[str], port: int) -> list[str]:
     argv = list(argv)
     if "--port" in argv:
@@ -55,19 +49,7 @@ def _with_port(argv: list[str], port: int) -> list[str]:
 
 def _tree_rss(proc: Any) -> int:
     """Resident bytes of a process and its descendants (shared pages counted in each)."""
-    import psutil  # a dependency of accelerate, always installed with it
-
-    total = 0
-    try:
-        root = psutil.Process(proc.pid)
-        for p in [root, *root.children(recursive=True)]:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                pass
-    except psutil.Error:
-        pass
-    return total
+    return int(tree_rss_mb(proc.pid) * 1024 * 1024)
 
 
 def shortest_prompt(data: Path, dataset: str) -> str:
@@ -87,7 +69,7 @@ def check_server(python: Path, argv: list[str], data: Path, base: Path, log: Pat
     from multiagentllm.models.load import load_tokenizer
     from multiagentllm.models.tokens import encode
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [str(python), *_with_port(argv, port)]
     print(f"$ VLLM_CPU_KVCACHE_SPACE=1 {shlex.join(command)}  (log: {log})", flush=True)
@@ -139,7 +121,7 @@ def check_server(python: Path, argv: list[str], data: Path, base: Path, log: Pat
             print(f"{model}: {c['prompt_tokens']} prompt tokens -> {c['text']!r} in {c['seconds']} s; "
                   f"same token ids as training: {c['same_ids_as_training']}", flush=True)
     finally:
-        _stop(proc)
+        stop_server(proc, grace_s=60)
     result["tree_peak_rss_bytes"] = peak
     return result
 
@@ -152,14 +134,3 @@ def _post(url: str, body: dict[str, Any], log: Path) -> dict[str, Any]:
         raise SystemExit(f"{url} answered {resp.status_code}: {resp.text[:500]}\nserver log "
                          f"({log}):\n{log.read_text()[-4000:]}")
     return resp.json()
-
-
-def _stop(proc: Any, grace_s: float = 60) -> None:
-    """SIGTERM to the server (which stops its engine), then SIGKILL to its process group (its own
-    session, started here) after `grace_s`."""
-    proc.terminate()
-    try:
-        proc.wait(grace_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()

@@ -131,7 +131,7 @@ def http_server(cmd: Sequence[str], *, url: str, ready: str, log: str | os.PathL
             time.sleep(1)
         yield Server(url, proc, log)
     finally:
-        _stop(proc)
+        stop_server(proc)
 
 
 def _die_with_parent() -> None:
@@ -145,12 +145,13 @@ def _die_with_parent() -> None:
         pass
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM to the server's session (the server and the children it started), SIGKILL to
-    whatever is left of it 30 s later, or at once once the server itself has gone."""
+def stop_server(proc: subprocess.Popen, grace_s: float = 30) -> None:
+    """SIGTERM to the server's session (the server and the children it started; it must have been
+    started with `start_new_session=True`), SIGKILL to whatever is left of it `grace_s` later, or
+    at once once the server itself has gone."""
     _signal_session(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(30)
+        proc.wait(grace_s)
     except subprocess.TimeoutExpired:
         pass
     _signal_session(proc.pid, signal.SIGKILL)
