@@ -123,3 +123,24 @@ def test_the_same_system_run_two_ways_is_paired_across_folders_with_its_faults(t
     assert faults["alpha-umi (runtime)"]["needs_input"] == 1
     md = (on / "paired-vs-plain.md").read_text()
     assert "| passrate | alpha-umi (plain) | 3 | 9 | 4 |" in md and "invalid JSON" in md
+
+
+def test_a_registered_benchmark_is_paired_by_its_own_keys(tmp_path, monkeypatch):
+    """`paired` asks the registry: a benchmark's own figures, item key and cluster key; a name
+    the suite does not register is read as its family's kin."""
+    from multiagentllm.eval.benchmarks import BENCHMARKS, Benchmark
+
+    def figures(r):
+        return {"accuracy": float(r["score"] > 0.5)}
+
+    toy = Benchmark("toy", "toy", (("accuracy", "Toy"),), find=None, run=None, item_figures=figures,
+                    item_key=lambda r: (r["doc"], r["q"]), cluster_key=lambda r: r["doc"])
+    monkeypatch.setitem(BENCHMARKS, "toy", toy)
+    a = [{"doc": d, "q": q, "score": 0.9} for d in ("x", "y") for q in (1, 2)]
+    b = [{**r, "score": 0.1 if r["doc"] == "x" else 0.9} for r in a]
+    (r,) = paired.compare("toy", _write(tmp_path / "a.jsonl", a), _write(tmp_path / "b.jsonl", b))
+    assert (r.n, r.clusters, r.a, r.b, r.a_better, r.b_better) == (4, 2, 1.0, 0.5, 2, 0)
+    (live,) = paired.compare("toy_live", _write(tmp_path / "c.jsonl", a), _write(tmp_path / "d.jsonl", a))
+    assert live.benchmark == "toy_live" and live.diff == 0
+    with pytest.raises(ValueError, match=r"d\.jsonl:1: not a toy item record \(KeyError"):
+        paired.compare("toy", _write(tmp_path / "c.jsonl", a), _write(tmp_path / "d.jsonl", [{"doc": "x"}]))

@@ -27,6 +27,7 @@ from multiagentllm.roles import caller, planner, summarizer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories.jsonl"
 SOURCES = ("apibank", "synthetic", "toolbench")
+RUN = tuple(b for b in DEFAULT if b != "taubench")  # the datasets root of `inputs` has no tau-bench
 TRIANGLE = {"name": "calculate_triangle_area", "description": "Area of a triangle.",
             "parameters": {"type": "dict", "required": ["base", "height"],
                            "properties": {"base": {"type": "integer", "description": "The base."},
@@ -142,7 +143,7 @@ def test_suite_on_a_tiny_checkpoint_writes_everything_then_reuses_and_recomputes
             "--limit-bfcl", "1", "--limit-apibench", "1"]
     output = _invoke(args, monkeypatch)
     for system in ("alpha-umi", "single", "base"):
-        for bench in DEFAULT:
+        for bench in RUN:
             stem = f"{bench}-{system}"
             for suffix in (".json", ".md", ".png", ".items.jsonl"):
                 assert (out / (stem + suffix)).exists(), stem + suffix
@@ -150,6 +151,7 @@ def test_suite_on_a_tiny_checkpoint_writes_everything_then_reuses_and_recomputes
             report = json.loads((out / f"{stem}.json").read_text())
             assert report["system"] == system and report["benchmark"] == bench and report["settings"]["model"]
             assert f"▶ {system} · {bench}" in output
+    assert "taubench: skipped" in output and "tasks_dev.py not found" in output
     sample = (out / SAMPLE).read_bytes()
     assert sorted(json.loads(line)["source"] for line in sample.splitlines()) == sorted(SOURCES)
 
@@ -158,7 +160,8 @@ def test_suite_on_a_tiny_checkpoint_writes_everything_then_reuses_and_recomputes
         [label for *_, label in columns()]
     for system in ("alpha-umi", "single", "base"):
         cells = _row(table, system)
-        assert len(cells) == len(columns()) and all(re.fullmatch(r"\d+\.\d", c) for c in cells), cells
+        assert len(cells) == len(columns()) and all(re.fullmatch(r"\d+\.\d", c) for c in cells[:-1]), cells
+        assert cells[-1] == "–"  # tau-bench: skipped
     assert _row(table, "alpha-umi") == _row(output, "alpha-umi")  # printed at the end
     results = json.loads((out / "results.json").read_text())
     assert results["systems"]["single"]["runs"]["static"]["plan_acc"] is not None
@@ -168,7 +171,7 @@ def test_suite_on_a_tiny_checkpoint_writes_everything_then_reuses_and_recomputes
     assert suite["command"].startswith("umi eval suite --checkpoint") and suite["complete"]
     assert suite["manifest"] == json.loads((tiny_checkpoint / "manifest.json").read_text())
     assert suite["settings"]["limit_static"] == 3 and suite["version"]
-    assert set(suite["timings"]["alpha-umi"]) == {"load", *DEFAULT}
+    assert set(suite["timings"]["alpha-umi"]) == {"load", *RUN}
 
     def must_not_load(*a, **k):
         raise AssertionError("a finished suite must not load a model")
@@ -176,13 +179,13 @@ def test_suite_on_a_tiny_checkpoint_writes_everything_then_reuses_and_recomputes
     load_system = systems.load_system
     monkeypatch.setattr(systems, "load_system", must_not_load)
     output = _invoke(args, monkeypatch)
-    assert output.count("finished earlier with these settings, reused") == 3 * len(DEFAULT)
+    assert output.count("finished earlier with these settings, reused") == 3 * len(RUN)
     assert (out / SAMPLE).read_bytes() == sample and (out / "results.md").read_text() == table
 
     monkeypatch.setattr(systems, "load_system", load_system)
     output = _invoke([*args, "--limit-static", "4", "--systems", "alpha-umi"], monkeypatch)
     assert "alpha-umi · static: limit 3 -> 4; recomputing" in output
-    assert output.count("reused") == len(DEFAULT) - 1
+    assert output.count("reused") == len(RUN) - 1
     report = json.loads((out / "static-alpha-umi.json").read_text())
     assert report["n"] == 4 and report["settings"]["limit"] == 4
     assert report["generation"]["reused"] > 0  # the trajectories of the first sample were cached
@@ -315,7 +318,7 @@ def test_a_registered_benchmark_is_found_run_reused_and_given_its_columns(script
     report = json.loads((inputs["out"] / "toy-alpha-umi.json").read_text())
     assert report["accuracy"] == 0.5 and report["settings"]["limit"] == 2 and report["benchmark"] == "toy"
     table = (inputs["out"] / "results.md").read_text()
-    assert table.splitlines()[4].endswith("| APIBench halluc. | Toy accuracy |")
+    assert table.splitlines()[4].endswith("| tau-bench retail (dev) | Toy accuracy |")
     assert _row(table, "alpha-umi")[-1] == "50.0"
 
     _invoke([*args, "--benchmarks", "toy"], monkeypatch)
@@ -331,7 +334,7 @@ def test_extra_bfcl_categories_run_only_when_named(scripted_ckpt, inputs, monkey
     ckpt, _ = scripted_ckpt
     assert {"bfcl_parallel", "bfcl_parallel_multiple", "apibench_huggingface"} <= set(BENCHMARKS) - set(DEFAULT)
     assert DEFAULT == ("static", "passrate_seen", "passrate", "bfcl_simple", "bfcl_multiple", "bfcl_irrelevance",
-                       "apibench_torchhub")
+                       "apibench_torchhub", "taubench")
     args = ["--checkpoint", str(ckpt), "--data", str(inputs["data"]), "--out", str(inputs["out"]),
             "--systems", "alpha-umi", "--benchmarks", "bfcl_parallel"]
     assert "BFCL_v4_parallel.json not found" in _fails(args)

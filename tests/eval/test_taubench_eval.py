@@ -7,7 +7,7 @@ import pytest
 from multiagentllm.agent import AgentConfig
 from multiagentllm.data.loaders.taubench import parse_tasks, play_task
 from multiagentllm.eval.generate import System
-from multiagentllm.eval.taubench import default_tasks, evaluate_taubench, load_items, run_item
+from multiagentllm.eval.benchmarks.taubench import default_tasks, evaluate_taubench, load_items, run_item
 from multiagentllm.tools.library import retail
 
 DEV = default_tasks()
@@ -87,3 +87,32 @@ def test_cli_names_a_bad_task_file(tmp_path):
     result = CliRunner().invoke(app, ["taubench", "--data", str(bad), "--endpoint", "http://127.0.0.1:9/v1",
                                       "--model", "m", "--out", str(tmp_path / "r.json")], env={"COLUMNS": "1000"})
     assert result.exit_code != 0 and "tasks_dev.py:2: not valid Python" in result.output
+
+
+def test_the_suite_runs_it_with_every_tool_and_pairs_its_items(refs, scripted, tmp_path):
+    """As a registered benchmark: found under the datasets root, run with every retail tool offered
+    whatever the suite's --max-tools, and its per-item records read by `eval paired`."""
+    from rich.console import Console
+
+    from multiagentllm.eval import paired
+    from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Missing, Where
+    from multiagentllm.paths import default_data_root
+
+    bench = BENCHMARKS["taubench"]
+    assert "taubench" in DEFAULT and bench.limit == "taubench"
+    where = Where(tmp_path, default_data_root(), tmp_path, None, 0, Console())
+    items = bench.find(where, 2)
+    assert items.inputs == [DEV] and items.limit == 2 and DEV in items.files
+    assert any(f.name == "orders.json" for f in items.files)  # a database change recomputes the report
+    system = System(scripted(gold_player(refs)), agent=AgentConfig(max_tools=5))
+    report, records, gen = bench.run(items, system, tmp_path / "cache.jsonl", 8)
+    assert gen is None and report["max_tools"] is None and report["pass_rate"] == 1.0, records
+    a, b = tmp_path / "a.items.jsonl", tmp_path / "b.items.jsonl"
+    a.write_text("".join(json.dumps(r) + "\n" for r in records))
+    b.write_text("".join(json.dumps({**r, "passed": False}) + "\n" for r in records))
+    (row,) = paired.compare("taubench", a, b)
+    assert (row.figure, row.n, row.a, row.b, row.a_better) == ("pass_rate", 2, 1.0, 0.0, 2)
+
+    elsewhere = Where(tmp_path, tmp_path / "no-datasets", tmp_path, None, 0, Console())
+    with pytest.raises(Missing, match="tasks_dev.py not found .set UMI_DATA_ROOT"):
+        bench.find(elsewhere, None)

@@ -33,7 +33,7 @@ from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Items, apibench a
 from multiagentllm.eval.benchmarks import passrate as passrate_bench, static as static_bench
 from multiagentllm.eval.report import compare as compare_runs, markdown, write_report
 from multiagentllm.eval.suite import SYSTEMS, SuiteConfig, SuiteError, data_root, parse_names, run_suite
-from multiagentllm.eval.taubench import MAX_STEPS as TAU_MAX_STEPS, evaluate_taubench
+from multiagentllm.eval.benchmarks.taubench import MAX_STEPS as TAU_MAX_STEPS, evaluate_taubench
 from multiagentllm.io import DataError
 from multiagentllm.models.backends.checkpoint import CheckpointError
 
@@ -257,6 +257,7 @@ def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint fold
           limit_passrate: Annotated[Optional[int], typer.Option(help="Tasks per pass-rate benchmark (passrate_seen, passrate).", min=1)] = None,
           limit_bfcl: Annotated[Optional[int], typer.Option(help="Questions per BFCL category.", min=1)] = None,
           limit_apibench: Annotated[Optional[int], typer.Option(help="APIBench torchhub questions.", min=1)] = None,
+          limit_taubench: Annotated[Optional[int], typer.Option(help="tau-bench retail dev tasks (of 20).", min=1)] = None,
           systems: Annotated[Optional[str], typer.Option(help="Comma-separated, of: alpha-umi, single, base "
                                                               "(default: all).")] = None,
           benchmarks: Annotated[Optional[str], typer.Option(help=f"Comma-separated, of: {', '.join(BENCHMARKS)} "
@@ -276,7 +277,7 @@ def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint fold
                           benchmarks=parse_names(benchmarks, tuple(BENCHMARKS), "benchmarks", default=DEFAULT),
                           chosen=benchmarks is not None,
                           limit_static=limit_static, limit_passrate=limit_passrate, limit_bfcl=limit_bfcl,
-                          limit_apibench=limit_apibench, synth=synth, data_root=data_root(), seed=seed,
+                          limit_apibench=limit_apibench, limit_taubench=limit_taubench, synth=synth, data_root=data_root(), seed=seed,
                           batch_size=batch_size, command=shlex.join(sys.argv),
                           agent=runtime_options(no_constrain, no_retrieval, no_guard, no_grounding, plain, max_tools))
         result = run_suite(cfg)

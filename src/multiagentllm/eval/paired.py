@@ -17,39 +17,30 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from multiagentllm.eval.benchmarks import BENCHMARKS, apibench, bfcl, passrate, static
+from multiagentllm.eval.benchmarks import BENCHMARKS, Benchmark
 from multiagentllm.eval.report import LABELS, pct
 from multiagentllm.io import atomic_open, write_json
 
 RESAMPLES = 4000
 
-Extract = Callable[[dict[str, Any]], dict[str, float]]
+def benchmark_of(name: str) -> Benchmark:
+    """The registered benchmark whose records `name`'s items files hold: itself, or its family
+    (a name the suite does not register, e.g. `bfcl_live_simple`, read as its `bfcl` kin)."""
+    bench = BENCHMARKS.get(name) or next((b for b in BENCHMARKS.values() if name.startswith(b.limit + "_")
+                                          or name == b.limit), None)
+    if bench is None or bench.item_figures is None:
+        known = ", ".join(n for n, b in BENCHMARKS.items() if b.item_figures)
+        raise ValueError(f"benchmark {name!r}: no paired comparison for it (known: {known})")
+    return bench
 
 
-# benchmark name prefix -> (the figures of one record, as its evaluator scored it; the unit key;
-# the cluster key)
-KINDS: dict[str, tuple[Extract, Callable[[dict], Any], Callable[[dict], Any]]] = {
-    "static": (static.item_figures, lambda r: (r["id"], r["step"], r["turn"]), lambda r: r["id"]),
-    "bfcl": (bfcl.item_figures, lambda r: r["id"], lambda r: r["id"]),
-    "apibench": (apibench.item_figures, lambda r: r["id"], lambda r: r["id"]),
-    "passrate": (passrate.item_figures, lambda r: r["id"], lambda r: r["id"]),
-}
-
-
-def kind_of(benchmark: str) -> str:
-    for kind in KINDS:
-        if benchmark == kind or benchmark.startswith(kind + "_"):
-            return kind
-    raise ValueError(f"benchmark {benchmark!r}: no paired comparison for it (known: {', '.join(KINDS)})")
-
-
-def load_items(path: Path, kind: str) -> dict[Any, tuple[Any, dict[str, float]]]:
+def load_items(path: Path, benchmark: str) -> dict[Any, tuple[Any, dict[str, float]]]:
     """unit key -> (cluster key, figures), from one items file; a bad line is an error naming it."""
-    extract, unit, cluster = KINDS[kind]
+    bench = benchmark_of(benchmark)
     items: dict[Any, tuple[Any, dict[str, float]]] = {}
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -57,10 +48,9 @@ def load_items(path: Path, kind: str) -> dict[Any, tuple[Any, dict[str, float]]]
                 continue
             try:
                 rec = json.loads(line)
-                key = unit(rec)
-                items[key] = (cluster(rec), extract(rec))
+                items[bench.item_key(rec)] = (bench.cluster_key(rec), bench.item_figures(rec))
             except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise ValueError(f"{path}:{n}: not a {kind} item record ({type(e).__name__}: {e})") from None
+                raise ValueError(f"{path}:{n}: not a {bench.name} item record ({type(e).__name__}: {e})") from None
     return items
 
 
@@ -85,8 +75,7 @@ class Paired:
 def compare(benchmark: str, a_path: Path, b_path: Path, *, resamples: int = RESAMPLES,
             seed: int = 0) -> list[Paired]:
     """The difference A - B of each figure of `benchmark`, with its 95% bootstrap interval."""
-    kind = kind_of(benchmark)
-    a_items, b_items = load_items(a_path, kind), load_items(b_path, kind)
+    a_items, b_items = load_items(a_path, benchmark), load_items(b_path, benchmark)
     if a_items.keys() != b_items.keys():
         only_a, only_b = len(a_items.keys() - b_items.keys()), len(b_items.keys() - a_items.keys())
         raise ValueError(f"{a_path} and {b_path} hold different items ({only_a} only in the first, "

@@ -95,6 +95,7 @@ class SuiteConfig:
     limit_passrate: int | None = None
     limit_bfcl: int | None = None
     limit_apibench: int | None = None
+    limit_taubench: int | None = None
     synth: Path | None = None  # None: out/synth/trajectories.jsonl when it exists, else passrate is skipped
     data_root: Path | None = None
     seed: int = 0

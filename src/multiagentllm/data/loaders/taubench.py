@@ -31,7 +31,7 @@ indecisive ...") stay in such a narrative: there is no user to play them in a on
 
 `meta["taubench_split"]` names tau-bench's split; it is not `meta["split"]`, so the data build
 splits these trajectories by instruction like any other source. Only `tasks_train.py` is a training source: the dev tasks are the benchmark
-(`eval/taubench.py`), and this loader refuses `tasks_dev.py` and `tasks_test.py`.
+(`eval/benchmarks/taubench.py`), and this loader refuses `tasks_dev.py` and `tasks_test.py`.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ in the line below. That order is the order of the suite's runs and of the result
 
 from __future__ import annotations
 
-from multiagentllm.eval.benchmarks import apibench, bfcl, passrate, static
+from multiagentllm.eval.benchmarks import apibench, bfcl, passrate, static, taubench
 from multiagentllm.eval.benchmarks.base import Benchmark, Items, Missing, Where
 
-BENCHMARKS: dict[str, Benchmark] = {b.name: b for module in (static, passrate, bfcl, apibench)
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for module in (static, passrate, bfcl, apibench, taubench)
                                     for b in module.BENCHMARKS}
 DEFAULT: tuple[str, ...] = tuple(name for name, b in BENCHMARKS.items() if b.default)  # run unless others are named
 

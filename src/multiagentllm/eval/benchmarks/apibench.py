@@ -149,7 +149,7 @@ def run(items: Items, system: System, cache: Path | None, batch_size: int = 0):
 
 def hub(name: str, file: str, accuracy: str, hallucination: str, *, default: bool = True) -> Benchmark:
     return Benchmark(name, "apibench", (("accuracy", accuracy), ("hallucination", hallucination)),
-                     partial(find, file=file), run, default, version=POLICY)
+                     partial(find, file=file), run, default, version=POLICY, item_figures=item_figures)
 
 
 BENCHMARKS = (

@@ -68,6 +68,12 @@ class Benchmark:
     # How the benchmark runs its items, when a change to it must recompute earlier reports and
     # generations: part of their settings and of their cache's name ("" for neither).
     version: str = ""
+    # How `umi eval paired` reads one per-item record: its figures as the benchmark scored them,
+    # the key that matches it across systems, and the unit the bootstrap resamples (an item whose
+    # records are not independent, e.g. the steps of one static trajectory, is one cluster).
+    item_figures: Callable[[dict[str, Any]], dict[str, float]] | None = None
+    item_key: Callable[[dict[str, Any]], Any] = field(default=lambda record: record["id"])
+    cluster_key: Callable[[dict[str, Any]], Any] = field(default=lambda record: record["id"])
 
 
 _digests: dict[tuple[str, int, int], str] = {}

@@ -93,7 +93,8 @@ def run(items: Items, system: System, cache: Path | None, batch_size: int = 0, *
 
 
 def category(name: str, file: str, label: str, *, default: bool = True) -> Benchmark:
-    return Benchmark(name, "bfcl", (("accuracy", label),), partial(find, file=file), run, default, version=POLICY)
+    return Benchmark(name, "bfcl", (("accuracy", label),), partial(find, file=file), run, default, version=POLICY,
+                     item_figures=item_figures)
 
 
 BENCHMARKS = (

@@ -191,6 +191,8 @@ def _run_seen(items: Items, system: System, cache: Path | None, batch_size: int 
 
 
 BENCHMARKS = (
-    Benchmark("passrate_seen", "passrate", (("pass_rate", "Pass rate (seen families)"),), find_seen, _run_seen),
-    Benchmark("passrate", "passrate", (("pass_rate", "Pass rate (new families)"),), find_held_out, run),
+    Benchmark("passrate_seen", "passrate", (("pass_rate", "Pass rate (seen families)"),), find_seen, _run_seen,
+              item_figures=item_figures),
+    Benchmark("passrate", "passrate", (("pass_rate", "Pass rate (new families)"),), find_held_out, run,
+              item_figures=item_figures),
 )

@@ -210,4 +210,5 @@ def run(items: Items, system: System, cache: Path | None, batch_size: int = 0):
 
 
 BENCHMARKS = (Benchmark("static", "static", (("plan_acc", "Plan ACC"), ("act_em", "Act. EM"), ("hallu", "Hallu"),
-                                             ("arg_f1", "Arg. F1"), ("rouge_l", "R-L")), find, run),)
+                                             ("arg_f1", "Arg. F1"), ("rouge_l", "R-L")), find, run,
+                        item_figures=item_figures, item_key=lambda r: (r["id"], r["step"], r["turn"])),)

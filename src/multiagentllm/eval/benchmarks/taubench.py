@@ -18,14 +18,16 @@ and the figure is not comparable with tau-bench's published ones.
 
 tau-bench offers every tool; so does this benchmark by default (`max_tools=None`): offered only
 the 5 most relevant by the runtime's retriever, the 20 dev requests have all the tools they need
-for 3 tasks. `max_tools=K` measures the retrieval setting instead.
+for 3 tasks. `max_tools=K` measures the retrieval setting instead. In the suite the benchmark is
+`taubench`, sized by `--limit-taubench`, and always offers every tool, whatever the suite's
+`--max-tools`; it is skipped when the tau-bench files are not under the datasets root.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from multiagentllm.agent.faults import total
 from multiagentllm.agent.loop import Agent, AgentConfig
 from multiagentllm.data.loaders.taubench import TauTask, gold_run, parse_tasks
 from multiagentllm.data.loaders.taubench_text import scenario_request
+from multiagentllm.eval.benchmarks.base import Benchmark, Items, Missing, Where
 from multiagentllm.eval.generate import CachedLLM, System
 from multiagentllm.eval.metrics import mean
 from multiagentllm.io import DataError, SkipReport
@@ -137,3 +140,32 @@ def evaluate_taubench(path: str | os.PathLike | None, system: System, *, limit: 
               "gold_errors": sum(len(i.gold_errors) for i in items),
               "bad_items": bad.skipped, "bad_examples": bad.examples}
     return report, records
+
+
+def item_figures(record: dict[str, Any]) -> dict[str, float]:
+    """The figures one per-item record carries (what `eval paired` compares)."""
+    return {"pass_rate": float(bool(record["passed"]))}
+
+
+# --- the benchmark in the suite ------------------------------------------------------------------
+
+def find(where: Where, limit: int | None) -> Items:
+    """The retail dev tasks under the datasets root, with the database beside them."""
+    tasks = where.root / DEV_TASKS
+    if not tasks.exists():
+        raise Missing(f"{tasks} not found (set UMI_DATA_ROOT to the datasets folder)")
+    files = [tasks, *sorted((tasks.parent / "data").glob("*.json"))]
+    return Items([tasks], files, limit, {"max_steps": MAX_STEPS, "max_tools": None})
+
+
+def run(items: Items, system: System, cache: Path | None, batch_size: int = 0):
+    """One episode per task through the agent loop (one prompt at a time: `batch_size` does not
+    apply), every retail tool offered as tau-bench offers them."""
+    every_tool = replace(system, agent=replace(system.agent, max_tools=None))
+    report, records = evaluate_taubench(items.inputs[0], every_tool, limit=items.limit, cache=cache,
+                                        max_steps=items.extra["max_steps"])
+    return report, records, None
+
+
+BENCHMARKS = (Benchmark("taubench", "taubench", (("pass_rate", "tau-bench retail (dev)"),), find, run,
+                        item_figures=item_figures),)
