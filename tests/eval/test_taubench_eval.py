@@ -116,3 +116,33 @@ def test_the_suite_runs_it_with_every_tool_and_pairs_its_items(refs, scripted, t
     elsewhere = Where(tmp_path, tmp_path / "no-datasets", tmp_path, None, 0, Console())
     with pytest.raises(Missing, match="tasks_dev.py not found .set UMI_DATA_ROOT"):
         bench.find(elsewhere, None)
+
+
+def test_failures_read_a_taubench_item_against_its_gold_writes(refs, scripted, tmp_path):
+    """The items carry their reference (the gold writes): a look-up they leave out is no wrong
+    tool, a wrong write's arguments are a wrong argument, a missing required output is a fact."""
+    from multiagentllm.eval import failures
+
+    def cancel_for_other_reason(action):
+        if action.name == "cancel_pending_order":
+            return {**action.arguments, "reason": "ordered by mistake"}
+        return action.arguments
+
+    item = load_items(DEV)[0]
+    wrong = run_item(scripted(gold_player(refs, wrong=cancel_for_other_reason)), item)
+    assert {c["name"] for c in wrong["calls"]} - {a.name for a in item.actions}  # it made look-ups too
+    no_output = {**run_item(scripted(gold_player(refs)), item), "passed": False,
+                 "reason": "the answer does not state '10'"}
+    no_write = {**wrong, "calls": [c for c in wrong["calls"] if c["name"] != "cancel_pending_order"]}
+    other_write = {**no_write, "calls": [*no_write["calls"], {"name": "return_delivered_order_items",
+                                                              "arguments": {"order_id": "#W1"}}]}
+    rows = [dict(r, id=f"taubench-dev-{k}") for k, r in enumerate([wrong, no_output, no_write, other_write])]
+    (tmp_path / "taubench-alpha-umi.items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    analysis = failures.analyse(tmp_path)
+    result = analysis["benchmarks"]["taubench"]
+    assert result["references"] == "gold_actions" and result["references_found"] == 4
+    assert {c: v["count"] for c, v in result["categories"].items() if v["count"]} == \
+        {"wrong_argument": 1, "answer_misses_fact": 1, "stopped_early": 1, "wrong_tool": 1}
+    assert "return_delivered_order_items instead of cancel_pending_order" in \
+        result["categories"]["wrong_tool"]["examples"][0]["why"]
+    assert "read from the items' gold write actions" in failures.markdown(analysis)

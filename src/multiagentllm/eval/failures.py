@@ -42,7 +42,11 @@ Categories, and the rules that assign them (the first rule that matches wins):
 Pass-rate items hold the agent's calls, not the reference's: when the report's data file (the
 task file the suite ran, resolved against `data_root`) is found, the reference calls and outcome
 are read from it by item id; without it, the reference-call rules do not apply, and the report
-says so.  Static summarizer steps are scored by ROUGE-L, with no pass or fail, and are left out.
+says so.  tau-bench items carry their reference: the task's gold write actions (`gold_actions`).
+They are not the whole episode (the look-ups a careful agent makes before a write are not in
+them), so only calls to the retail write tools are held against them: a look-up the gold does
+not list is never a wrong tool, a write it does not list is.  Static summarizer steps are scored
+by ROUGE-L, with no pass or fail, and are left out.
 """
 
 from __future__ import annotations
@@ -50,13 +54,14 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from multiagentllm.agent.faults import call_key
 from multiagentllm.io import atomic_open, iter_jsonl, write_json
 from multiagentllm.paths import portable, repo_path
+from multiagentllm.tools.library.retail import WRITE_TOOLS
 
 CATEGORIES = ("format", "ignored_error", "repeated_call", "stopped_early", "wrong_tool", "wrong_argument",
               "answer_misses_fact", "other")
@@ -88,6 +93,16 @@ class Reference:
 
     calls: tuple[tuple[str, str], ...]  # (tool name, call_key)
     outcome: str
+    # The tools whose calls the reference lists in full (None: every tool). A call to another one
+    # of these is held against the episode; a call to a tool outside them (a look-up the gold
+    # actions leave out) is not.
+    counted: frozenset[str] | None = field(default=None)
+
+
+def gold_reference(item: dict[str, Any]) -> Reference:
+    """The reference a tau-bench item carries: its gold write actions, a solved outcome."""
+    calls = tuple((c["name"], call_key(c["name"], c.get("arguments") or {})) for c in item["gold_actions"])
+    return Reference(calls, "solved", frozenset(WRITE_TOOLS))
 
 
 def kind_of(item: dict[str, Any]) -> str:
@@ -163,7 +178,8 @@ def classify_episode(item: dict[str, Any], reference: Reference | None = None) -
         calls = [_name_args(c) for c in item.get("calls") or []]
         made_names, made_keys = {n for n, _ in calls}, {call_key(n, a) for n, a in calls}
         missing = sorted({n for n, _ in reference.calls} - made_names)
-        extra = sorted(made_names - {n for n, _ in reference.calls})
+        extra = sorted(n for n in made_names - {n for n, _ in reference.calls}
+                       if reference.counted is None or n in reference.counted)
         if missing and extra:
             return Failure("wrong_tool", f"called {', '.join(extra)} instead of {', '.join(missing)}")
         if missing:
@@ -171,8 +187,11 @@ def classify_episode(item: dict[str, Any], reference: Reference | None = None) -
         unmatched = [key for _, key in reference.calls if key not in made_keys]
         if unmatched:
             return Failure("wrong_argument", f"reference call not made with its arguments: {unmatched[0]}")
+        if extra and reference.counted is not None:
+            return Failure("wrong_tool", f"a write the reference does not make: {', '.join(extra)}")
     if status == "ungrounded" or reason in ("answer misses a fact", "fact not in observations",
-                                            "answer states an ungrounded number"):
+                                            "answer states an ungrounded number") \
+            or reason.startswith("the answer does not state"):  # tau-bench's required outputs
         return Failure("answer_misses_fact", reason if status != "ungrounded" else "answer states an ungrounded "
                        f"number (ended 'ungrounded'); {reason}")
     return Failure("other", reason or f"ended {status!r}")
@@ -303,14 +322,17 @@ def analyse(results: str | os.PathLike, system: str = "alpha-umi",
         report_path = results / f"{name}-{system}.json"
         report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
         refs, ref_file = None, None
-        if items and kind_of(items[0]) == "episode":
+        if items and kind_of(items[0]) == "episode" and all("gold_actions" in i for i in items):
+            refs = {str(i.get("id")): gold_reference(i) for i in items if not i.get("passed")}
+        elif items and kind_of(items[0]) == "episode":
             ref_file = _reference_file(report, root)
             if ref_file is not None:
                 refs = load_references(ref_file, {str(i.get("id")) for i in items if not i.get("passed")})
         result = analyse_items(items, refs)
         result["blind"] = BLIND[result["kind"]]
         if result["kind"] == "episode":
-            result["references"] = report["data"][0] if ref_file else None  # as the report names it
+            # the task file, as the report names it, or the items' own field
+            result["references"] = report["data"][0] if ref_file else "gold_actions" if refs is not None else None
             result["references_found"] = len(refs or {})
         benchmarks[name] = result
     return {"results": portable(results), "system": system, "categories": list(CATEGORIES),
@@ -331,7 +353,7 @@ def markdown(analysis: dict[str, Any]) -> str:
     for name, b in analysis["benchmarks"].items():
         lines += ["", f"## {name}", "", f"{b['failed']} of {b['items']} items failed. Not seen: {b['blind']}."]
         if b["kind"] == "episode":
-            lines.append(f"Reference calls: {b['references_found']} failed tasks read from `{b['references']}`."
+            lines.append(f"Reference calls: {b['references_found']} failed tasks read from {_source(b['references'])}."
                          if b.get("references") else "Reference calls: the task file is not here, so the "
                          "reference-call rules (wrong tool, stopped early, wrong argument) use fault counts only.")
         lines += ["", "| category | failed | by group |", "|---|---:|---|"]
@@ -346,6 +368,10 @@ def markdown(analysis: dict[str, Any]) -> str:
                 answer = f" Answer: \"{_short(ex['answer'])}\"" if ex.get("answer") else ""
                 lines.append(f"- {LABELS[c]}: `{ex['id']}` ({ex['group']}): {_short(ex['why'])}.{answer}")
     return "\n".join(lines) + "\n"
+
+
+def _source(references: str) -> str:
+    return "the items' gold write actions" if references == "gold_actions" else f"`{references}`"
 
 
 def _short(text: str, width: int = 200) -> str:
