@@ -47,6 +47,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tinyllama_cpu_report import report  # beside this file (python puts the script's folder on sys.path)
+
 REPO = Path(__file__).resolve().parents[1]
 PRESET = REPO / "src" / "multiagentllm" / "configs" / "train" / "tinyllama.yaml"
 ACCELERATE_CONFIG = REPO / "configs" / "accelerate" / "single_gpu.yaml"
@@ -354,9 +356,10 @@ def step_vllm(run: Run) -> None:
 
 
 def step_report(run: Run) -> None:
-    from tinyllama_cpu_report import report  # beside this file
-
-    markdown, values = report(run)
+    lora_r = 64  # the tinyllama preset's
+    stages = [(cfg, run.measured(f"train-{cfg.stage}")) for cfg, _ in train_commands(run)]
+    markdown, values = report(run, stages, parameter_counts(run.config, lora_r), lora_r=lora_r,
+                              overrides=CPU_OVERRIDES, estimates=GPU_ESTIMATES, reference=TINYLLAMA)
     run.results.parent.mkdir(parents=True, exist_ok=True)
     run.results.with_suffix(".md").write_text(markdown, encoding="utf-8")
     run.results.with_suffix(".json").write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")

@@ -31,15 +31,15 @@ def machine() -> dict[str, Any]:
             "date": datetime.date.today().isoformat()}
 
 
-def report(run: Any) -> tuple[str, dict[str, Any]]:
-    from tinyllama_cpu import CPU_OVERRIDES, GPU_ESTIMATES, TINYLLAMA, parameter_counts, train_commands
-
-    lora_r = 64
-    counts = parameter_counts(run.config, lora_r)
-    stages = [(cfg, run.measured(f"train-{cfg.stage}")) for cfg, _ in train_commands(run)]
+def report(run: Any, stages: list[tuple[Any, dict[str, Any] | None]], counts: dict[str, int], *, lora_r: int,
+           overrides: dict[str, tuple[Any, str]], estimates: dict[str, Any],
+           reference: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The run's report: `stages` (each stage config with its measurement, None when not run),
+    the shape's parameter `counts`, and the recipe's CPU `overrides`, GPU `estimates` and the
+    `reference` shape (TinyLlama-1.1B's), which `tinyllama_cpu.py` owns."""
     export, vllm, base = run.measured("export"), run.measured("vllm"), run.measured("base")
     values = {"shape": run.config, "tag": run.tag, "parameters": counts, "machine": machine(),
-              "overrides": {k: v for k, (v, _) in CPU_OVERRIDES.items()}, "gpu_estimates": GPU_ESTIMATES,
+              "overrides": {k: v for k, (v, _) in overrides.items()}, "gpu_estimates": estimates,
               "base": base, "train": {cfg.stage: m for cfg, m in stages}, "export": export, "vllm": vllm}
     m = values["machine"]
     exact = run.tag == "tinyllama-1.1b"
@@ -51,8 +51,8 @@ def report(run: Any) -> tuple[str, dict[str, Any]]:
              f"intermediate {run.config['intermediate_size']}, vocab {run.config['vocab_size']}: "
              f"{counts['model'] / 1e9:.3f}B parameters, {counts['lora'] / 1e6:.1f}M in the LoRA r={lora_r} "
              f"adapters. " + ("TinyLlama-1.1B's exact shape." if exact else
-                              f"**Not** TinyLlama's shape ({TINYLLAMA['num_hidden_layers']} layers, hidden "
-                              f"{TINYLLAMA['hidden_size']}): a small run that checks the script."), "",
+                              f"**Not** TinyLlama's shape ({reference['num_hidden_layers']} layers, hidden "
+                              f"{reference['hidden_size']}): a small run that checks the script."), "",
              f"Tokenizer: the Llama 2 layout (32,000 ids, byte fallback), trained on the synthesized "
              f"trajectories{_unused(base)}; the model is randomly initialised (seed 0) and saved in bf16. "
              "The `load avg` column says how busy the CPU already was when a stage started.", "",
@@ -60,7 +60,7 @@ def report(run: Any) -> tuple[str, dict[str, Any]]:
              "LoRA r=64 on every linear layer, 4 packs x 2 accumulation steps, packed SDPA), launched by "
              "`accelerate launch --config_file configs/accelerate/single_gpu.yaml`, except:", "",
              "| override | value | why |", "|---|---|---|"]
-    lines += [f"| `{k}` | {v} | {why} |" for k, (v, why) in CPU_OVERRIDES.items()]
+    lines += [f"| `{k}` | {v} | {why} |" for k, (v, why) in overrides.items()]
     lines += ["", "## Training: two optimizer steps per stage", "",
               "| stage | from | peak RSS | wall (load, 2 steps, dev, save) | train s/step | tokens/step | tok/s "
               "| loss step 1, 2 | adapter | resumable checkpoint | load avg at start |",
@@ -76,7 +76,7 @@ def report(run: Any) -> tuple[str, dict[str, Any]]:
         lines.append(f"| {cfg.stage} | {cfg.init} | {_gb(s['peak_rss_bytes'])} | {s['seconds']:.0f} s "
                      f"| {per_step:.1f} s | {tokens:.0f} | {met['tokens_per_second']:.0f} | {losses} "
                      f"| {_mb(s['adapter_bytes'])} | {_mb(s['checkpoint_bytes'])} | {s['load_before']:.1f} |")
-    lines += ["", "## Beside the recipe's GPU estimates", "", _estimates_table(run, counts, stages, export), ""]
+    lines += ["", "## Beside the recipe's GPU estimates", "", _estimates_table(counts, stages, export, estimates, overrides), ""]
     if export:
         lines += ["## Export (`umi export vllm --dtype bfloat16`)", "",
                   f"{export['seconds']:.0f} s, peak RSS {_gb(export['peak_rss_bytes'])}; "
@@ -111,10 +111,8 @@ def _shape_flags(config: dict[str, Any]) -> str:
     return f" --layers {config['num_hidden_layers']} --hidden {config['hidden_size']}"
 
 
-def _estimates_table(run: Any, counts: dict[str, int], stages: list, export: dict | None) -> str:
-    from tinyllama_cpu import CPU_OVERRIDES
-    from tinyllama_cpu import GPU_ESTIMATES as E
-
+def _estimates_table(counts: dict[str, int], stages: list, export: dict | None, E: dict[str, Any],
+                     overrides: dict[str, tuple[Any, str]]) -> str:
     done = [s for _, s in stages if s]
     peak = max((s["peak_rss_bytes"] for s in done), default=None)
     adapters = [s["adapter_bytes"] for s in done if s.get("adapter_bytes")]
@@ -128,7 +126,7 @@ def _estimates_table(run: Any, counts: dict[str, int], stages: list, export: dic
         ("LoRA r=64 weights, gradients, AdamW moments (fp32)", f"~{E['lora_and_adam_gb']} GB",
          _gb(16 * lora), "in the peak below"),
         ("training memory", E["gpu_memory_gb"], "–",
-         f"peak RSS {_gb(peak)} (at ≤{4 * CPU_OVERRIDES['pack_tokens'][0]} tokens per forward)"),
+         f"peak RSS {_gb(peak)} (at ≤{4 * overrides['pack_tokens'][0]} tokens per forward)"),
         ("role adapter (bf16)", f"~{E['adapter_mb']} MB", _mb(2 * lora),
          f"{_mb(min(adapters))}–{_mb(max(adapters))}" if adapters else "–"),
         ("resumable checkpoint (adapter, AdamW state, RNG)", f"~{E['checkpoint_gb']} GB (two: ~1.3 GB)",
