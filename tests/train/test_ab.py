@@ -18,6 +18,7 @@ from multiagentllm import ab
 from multiagentllm.checkpoint import adopt_stage1, read_manifest
 from multiagentllm.cli import app
 from multiagentllm.data.build import build
+from multiagentllm.paths import portable
 from multiagentllm.data.synth.run import synth
 from multiagentllm.eval.benchmarks.passrate import FAMILIES_OF, sample_tasks
 from multiagentllm.io import SkipReport, read_trajectories, write_jsonl
@@ -141,7 +142,7 @@ def test_ab_trains_both_sides_compares_them_on_the_same_tasks_and_resumes(builds
     pairs = json.loads((out / "paired.json").read_text())
     assert {r["benchmark"]: r["n"] for r in pairs["rows"]} == {name: len(ids) for name, ids in expected.items()}
     assert {r["figure"] for r in pairs["rows"]} == {"pass_rate"}
-    assert (pairs["a"], pairs["b"]) == ("a", "b") and f"b: `{builds['b']}`" in pairs["note"]
+    assert (pairs["a"], pairs["b"]) == ("a", "b") and f"b: `{portable(builds['b'])}`" in pairs["note"]
     paired_md = (out / "paired.md").read_text()
     assert f"| passrate_seen | Pass rate | {len(expected['passrate_seen'])} |" in paired_md
     assert "from the stage-1 backbone of" in paired_md and "Call faults" in paired_md
