@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from multiagentllm.agent.faults import call_key
+from multiagentllm.eval.benchmarks import BENCHMARKS
 from multiagentllm.io import atomic_open, iter_jsonl, write_json
 from multiagentllm.paths import portable, repo_path
 from multiagentllm.tools.library.retail import WRITE_TOOLS
@@ -312,7 +313,9 @@ def analyse(results: str | os.PathLike, system: str = "alpha-umi",
     """Every benchmark of a run folder that `system` ran: see the module doc."""
     results, root = Path(results), Path(data_root) if data_root else repo_path()
     suffix = f"-{system}.items.jsonl"
-    files = sorted(results.glob(f"*{suffix}"))
+    order = list(BENCHMARKS)  # the suite's order, then any other benchmark by name
+    files = sorted(results.glob(f"*{suffix}"), key=lambda p: (order.index(p.name[: -len(suffix)])
+                                                                if p.name[: -len(suffix)] in order else len(order), p.name))
     if not files:
         raise FileNotFoundError(f"{results}: no <benchmark>{suffix} files")
     benchmarks = {}
