@@ -161,7 +161,7 @@ def test_command_writes_markdown_and_json(run_folder):
     out = CliRunner().invoke(app, ["eval", "failures", str(results), "--data-root", str(data_root)])
     assert out.exit_code == 0, out.output
     report = json.loads((results / "failures.json").read_text())
-    assert list(report["benchmarks"]) == ["passrate", "bfcl_simple"]  # the suite's order and report["system"] == "alpha-umi"
+    assert list(report["benchmarks"]) == ["passrate", "bfcl_simple"] and report["system"] == "alpha-umi"  # suite order
     md = (results / "failures.md").read_text()
     assert "| passrate | 1 | 1 |" in md and "wrong tool: `t1` (weather_city): called get_time instead of get_weather" in md
     out = CliRunner().invoke(app, ["eval", "failures", str(results), "--system", "single"])
