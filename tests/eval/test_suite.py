@@ -23,6 +23,7 @@ from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Benchmark, Items,
 from multiagentllm.eval.benchmarks.static import SAMPLE
 from multiagentllm.eval.episodes import POLICY
 from multiagentllm.eval.suite import columns
+from multiagentllm.paths import portable
 from multiagentllm.roles import caller, planner, summarizer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories.jsonl"
@@ -153,6 +154,8 @@ def test_suite_on_a_tiny_checkpoint_writes_everything_then_reuses_and_recomputes
             assert f"▶ {system} · {bench}" in output
     assert "taubench: skipped" in output and "tasks_dev.py not found" in output
     sample = (out / SAMPLE).read_bytes()
+    recipe = json.loads((out / SAMPLE.replace(".jsonl", ".json")).read_text())
+    assert recipe["path"] == portable(inputs["data"] / "trajectories" / "test.jsonl") and recipe["n"] == 3
     assert sorted(json.loads(line)["source"] for line in sample.splitlines()) == sorted(SOURCES)
 
     table = (out / "results.md").read_text()

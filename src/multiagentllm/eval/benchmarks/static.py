@@ -35,6 +35,7 @@ from multiagentllm.eval.benchmarks.base import Benchmark, Items, Where, file_fin
 from multiagentllm.eval.generate import Generator, Request, System
 from multiagentllm.eval.metrics import action_em, argument_f1, hallucinated, mean, plan_correct, rouge_l
 from multiagentllm.eval.sampling import stratified_sample
+from multiagentllm.paths import portable
 from multiagentllm.io import (
     DataError, SkipReport, iter_jsonl, json_lines, read_trajectories, require_records, write_json, write_jsonl,
 )
@@ -190,7 +191,7 @@ def static_sample(test: Path, out: Path, limit: int | None, seed: int, console: 
     chosen = stratified_sample(rows, limit, seed)
     by_source = Counter(str(r.get("source")) if isinstance(r, dict) else "?" for r in chosen)
     write_jsonl(sample, chosen)
-    write_json(recipe_path, {**recipe, "path": str(test), "n": len(chosen),
+    write_json(recipe_path, {**recipe, "path": portable(test), "n": len(chosen),
                              "by_source": dict(sorted(by_source.items()))})
     console.print(f"static: {len(chosen)} of {len(rows)} test trajectories ("
                   + ", ".join(f"{s} {n}" for s, n in sorted(by_source.items())) + f") -> {escape(str(sample))}")
