@@ -54,12 +54,12 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from multiagentllm.agent.faults import call_key
-from multiagentllm.eval.benchmarks import BENCHMARKS
+from multiagentllm.eval.benchmarks import suite_order
 from multiagentllm.io import atomic_open, iter_jsonl, write_json
 from multiagentllm.paths import portable, repo_path
 from multiagentllm.tools.library.retail import WRITE_TOOLS
@@ -97,7 +97,7 @@ class Reference:
     # The tools whose calls the reference lists in full (None: every tool). A call to another one
     # of these is held against the episode; a call to a tool outside them (a look-up the gold
     # actions leave out) is not.
-    counted: frozenset[str] | None = field(default=None)
+    counted: frozenset[str] | None = None
 
 
 def gold_reference(item: dict[str, Any]) -> Reference:
@@ -313,9 +313,7 @@ def analyse(results: str | os.PathLike, system: str = "alpha-umi",
     """Every benchmark of a run folder that `system` ran: see the module doc."""
     results, root = Path(results), Path(data_root) if data_root else repo_path()
     suffix = f"-{system}.items.jsonl"
-    order = list(BENCHMARKS)  # the suite's order, then any other benchmark by name
-    files = sorted(results.glob(f"*{suffix}"), key=lambda p: (order.index(p.name[: -len(suffix)])
-                                                                if p.name[: -len(suffix)] in order else len(order), p.name))
+    files = sorted(results.glob(f"*{suffix}"), key=lambda p: suite_order(p.name[: -len(suffix)]))
     if not files:
         raise FileNotFoundError(f"{results}: no <benchmark>{suffix} files")
     benchmarks = {}

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from multiagentllm.eval.benchmarks import BENCHMARKS, Benchmark
+from multiagentllm.eval.benchmarks import BENCHMARKS, Benchmark, suite_order
 from multiagentllm.eval.report import LABELS, pct
 from multiagentllm.io import atomic_open, write_json
 
@@ -118,8 +118,7 @@ def compare_folder(folder: Path, a: str, b: str, benchmarks: list[str] | None = 
     folder = Path(folder)
     b_folder = Path(b_folder) if b_folder else folder
     found = [p.name[: -len(f"-{a}.items.jsonl")] for p in folder.glob(f"*-{a}.items.jsonl")]
-    order = list(BENCHMARKS)
-    found.sort(key=lambda n: (order.index(n) if n in order else len(order), n))  # the suite's order
+    found.sort(key=suite_order)
     names = benchmarks or [n for n in found if (b_folder / f"{n}-{b}.items.jsonl").exists()]
     if not names:
         raise ValueError(f"{folder}: no benchmark has item records for both {a!r} and {b!r}")

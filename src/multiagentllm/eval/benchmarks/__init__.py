@@ -15,4 +15,10 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for module in (static, passrate, b
                                     for b in module.BENCHMARKS}
 DEFAULT: tuple[str, ...] = tuple(name for name, b in BENCHMARKS.items() if b.default)  # run unless others are named
 
-__all__ = ["BENCHMARKS", "DEFAULT", "Benchmark", "Items", "Missing", "Where"]
+
+def suite_order(name: str) -> tuple[int, str]:
+    """Sort key: the registered benchmarks in the suite's order, then any other by name."""
+    order = list(BENCHMARKS)
+    return (order.index(name) if name in order else len(order), name)
+
+__all__ = ["BENCHMARKS", "DEFAULT", "suite_order", "Benchmark", "Items", "Missing", "Where"]
