@@ -41,3 +41,16 @@ def test_portable_paths_are_relative_to_the_checkout_or_its_neighbours(tmp_path,
     assert paths.portable(root / "checkpoints" / "cpu-full") == "checkpoints/cpu-full"
     assert paths.portable(tmp_path / "shared" / "datasets") == "../shared/datasets"
     assert paths.portable("/usr/share") == "/usr/share"  # nothing in common but the root
+
+
+def test_the_recorded_command_names_no_folder_of_this_machine(tmp_path, monkeypatch):
+    root = tmp_path / "main"
+    root.mkdir()
+    monkeypatch.setattr(paths, "repo_root", lambda: root)
+    argv = [str(root / "src" / "multiagentllm" / "cli.py"), "eval", "suite", "--checkpoint",
+            str(root / "checkpoints" / "cpu-full"), f"--data={root / 'out' / 'data'}",
+            "--synth", str(tmp_path / "shared" / "synth.jsonl"), "--limit-bfcl", "50", "--plain",
+            "name with space"]
+    assert paths.command_line(argv) == (
+        "umi eval suite --checkpoint checkpoints/cpu-full --data=out/data "
+        "--synth ../shared/synth.jsonl --limit-bfcl 50 --plain 'name with space'")

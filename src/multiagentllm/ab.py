@@ -22,8 +22,6 @@ evaluations are reused (the suite's reports and generation caches).
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,7 +39,7 @@ from multiagentllm.eval.benchmarks.base import file_fingerprint, read_object
 from multiagentllm.eval.benchmarks.passrate import FAMILIES_OF, sample_tasks
 from multiagentllm.eval.suite import SuiteConfig, run_suite
 from multiagentllm.io import SkipReport, read_trajectories, write_json
-from multiagentllm.paths import portable
+from multiagentllm.paths import command_line, portable
 from multiagentllm.train.chain import chain_configs, run_glpft
 from multiagentllm.train.cli import ERRORS, fail
 from multiagentllm.train.config import TrainConfig, parse_overrides
@@ -213,7 +211,7 @@ def ab_command(ctx: typer.Context,
     try:
         result = run_ab(ABConfig(a=a, b=b, out=out, preset=preset, backbone=backbone, tasks=tasks, seed=seed,
                                  eval_data=eval_data, overrides=parse_overrides(list(ctx.args)),
-                                 command=shlex.join(sys.argv)))
+                                 command=command_line()))
     except (*ERRORS, CheckpointError, ValueError) as e:
         fail(e)
     typer.echo("\n" + result["table"])

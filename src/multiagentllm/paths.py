@@ -10,6 +10,8 @@ package is installed as a wheel, where no checkout surrounds it.
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # .../multiagentllm
@@ -40,6 +42,19 @@ def portable(path: str | os.PathLike) -> str:
     if common == Path(common.anchor):
         return str(path)
     return os.path.relpath(full, base)
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The running `umi` command as written into committed results: `umi` and its arguments,
+    absolute paths made portable (also the value of `--key=/abs/path`), so the file names no
+    folder of the machine that ran it."""
+    args = list(sys.argv if argv is None else argv)[1:]
+
+    def one(arg: str) -> str:
+        key, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        return key + eq + portable(value) if os.path.isabs(value) else arg
+
+    return shlex.join(["umi", *map(one, args)])
 
 
 def default_data_root() -> Path:

@@ -17,8 +17,6 @@ interrupted run resumes; default beside --out).
 from __future__ import annotations
 
 import os
-import shlex
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +34,7 @@ from multiagentllm.eval.suite import SYSTEMS, SuiteConfig, SuiteError, data_root
 from multiagentllm.eval.benchmarks.taubench import MAX_STEPS as TAU_MAX_STEPS, evaluate_taubench
 from multiagentllm.io import DataError
 from multiagentllm.models.backends.checkpoint import CheckpointError
+from multiagentllm.paths import command_line
 
 app = typer.Typer(help="Evaluate agents: step-level metrics, APIBench, BFCL, pass rate; compare runs.",
                   no_args_is_help=True)
@@ -278,7 +277,7 @@ def suite(checkpoint: Annotated[Path, typer.Option(help="Trained checkpoint fold
                           chosen=benchmarks is not None,
                           limit_static=limit_static, limit_passrate=limit_passrate, limit_bfcl=limit_bfcl,
                           limit_apibench=limit_apibench, limit_taubench=limit_taubench, synth=synth, data_root=data_root(), seed=seed,
-                          batch_size=batch_size, command=shlex.join(sys.argv),
+                          batch_size=batch_size, command=command_line(),
                           agent=runtime_options(no_constrain, no_retrieval, no_guard, no_grounding, plain, max_tools))
         result = run_suite(cfg)
     except (SuiteError, DataError, CheckpointError, FileNotFoundError) as e:
