@@ -132,7 +132,7 @@ def test_failures_read_a_taubench_item_against_its_gold_writes(refs, scripted, t
     wrong = run_item(scripted(gold_player(refs, wrong=cancel_for_other_reason)), item)
     assert {c["name"] for c in wrong["calls"]} - {a.name for a in item.actions}  # it made look-ups too
     no_output = {**run_item(scripted(gold_player(refs)), item), "passed": False,
-                 "reason": "the answer does not state '10'"}
+                 "reason": "answer misses a fact: it does not state '10'"}
     no_write = {**wrong, "calls": [c for c in wrong["calls"] if c["name"] != "cancel_pending_order"]}
     other_write = {**no_write, "calls": [*no_write["calls"], {"name": "return_delivered_order_items",
                                                               "arguments": {"order_id": "#W1"}}]}

@@ -63,6 +63,7 @@ from multiagentllm.eval.benchmarks import suite_order
 from multiagentllm.io import atomic_open, iter_jsonl, write_json
 from multiagentllm.paths import portable, repo_path
 from multiagentllm.tools.library.retail import WRITE_TOOLS
+from multiagentllm.tools.replay import ANSWER_REASONS
 
 CATEGORIES = ("format", "ignored_error", "repeated_call", "stopped_early", "wrong_tool", "wrong_argument",
               "answer_misses_fact", "other")
@@ -190,9 +191,7 @@ def classify_episode(item: dict[str, Any], reference: Reference | None = None) -
             return Failure("wrong_argument", f"reference call not made with its arguments: {unmatched[0]}")
         if extra and reference.counted is not None:
             return Failure("wrong_tool", f"a write the reference does not make: {', '.join(extra)}")
-    if status == "ungrounded" or reason in ("answer misses a fact", "fact not in observations",
-                                            "answer states an ungrounded number") \
-            or reason.startswith("the answer does not state"):  # tau-bench's required outputs
+    if status == "ungrounded" or reason.startswith(ANSWER_REASONS):
         return Failure("answer_misses_fact", reason if status != "ungrounded" else "answer states an ungrounded "
                        f"number (ended 'ungrounded'); {reason}")
     return Failure("other", reason or f"ended {status!r}")

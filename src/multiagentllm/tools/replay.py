@@ -87,6 +87,14 @@ def evidence_text(traj: Trajectory) -> str:
     return "\n".join(parts)
 
 
+# The reasons an answer fails its facts; `umi eval failures` files every reason that starts with one
+# of them (tau-bench's judge adds which outputs it misses) under "answer misses a fact".
+MISSES_FACT = "answer misses a fact"
+FACT_NOT_OBSERVED = "fact not in observations"
+UNGROUNDED_NUMBER = "answer states an ungrounded number"
+ANSWER_REASONS = (MISSES_FACT, FACT_NOT_OBSERVED, UNGROUNDED_NUMBER)
+
+
 def check_facts(traj: Trajectory) -> str | None:
     """The first reason a solved trajectory's answer is not grounded in its evidence, or None."""
     if traj.outcome != "solved":
@@ -96,10 +104,10 @@ def check_facts(traj: Trajectory) -> str | None:
     for fact in traj.meta.get("facts", []):
         fact = str(fact)
         if fact.lower() not in answer.lower() and not (numbers(fact) and numbers(fact) <= numbers(answer)):
-            return "answer misses a fact"
+            return MISSES_FACT
         if fact.lower() not in evidence.lower() and not (numbers(fact) and numbers(fact) <= numbers(evidence)):
-            return "fact not in observations"
+            return FACT_NOT_OBSERVED
     stray = numbers(answer) - numbers(evidence)
     if stray:
-        return "answer states an ungrounded number"
+        return UNGROUNDED_NUMBER
     return None

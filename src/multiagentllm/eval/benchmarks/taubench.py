@@ -41,6 +41,7 @@ from multiagentllm.eval.metrics import mean
 from multiagentllm.io import DataError, SkipReport
 from multiagentllm.paths import default_data_root, portable
 from multiagentllm.tools.library.retail import RetailDB, retail_registry
+from multiagentllm.tools.replay import MISSES_FACT
 from multiagentllm.types import ToolCall
 
 DEV_TASKS = Path("tau-bench/tau_bench/envs/retail/tasks_dev.py")
@@ -93,7 +94,7 @@ def judge(item: TauItem, state: str, answer: str | None) -> str | None:
     said = (answer or "").lower().replace(",", "")
     missing = [o for o in item.outputs if o.lower() not in said]
     if missing:
-        return f"the answer does not state {', '.join(map(repr, missing))}"
+        return f"{MISSES_FACT}: it does not state {', '.join(map(repr, missing))}"
     return None
 
 
