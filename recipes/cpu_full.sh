@@ -42,6 +42,11 @@ SYNTH="${SYNTH:-$REPO/out/synth$SUFFIX}"
 DATA="${DATA:-$REPO/out/data$SUFFIX}"
 CKPT="${CKPT:-$REPO/checkpoints/cpu-full$SUFFIX}"
 EVAL="${EVAL:-$REPO/results/cpu-full$SUFFIX}"
+# The items every trio is measured on: v1's test split and held-out tasks, so v2's figures pair
+# with v1's item for item (`umi eval paired`). The suite checks that the checkpoint never trained
+# on them (v2's training split shares no instruction with them).
+EVAL_DATA="${EVAL_DATA:-$REPO/out/data}"
+EVAL_SYNTH="${EVAL_SYNTH:-$REPO/out/synth/trajectories.jsonl}"
 STAGES="${STAGES:-}"                            # empty: the whole chain, in order
 SYNTH_N="${SYNTH_N:-20000}"
 LIMIT_STATIC="${LIMIT_STATIC:-60}"              # evaluation sizes (items per benchmark)
@@ -79,10 +84,12 @@ step_train() {
 
 step_eval() {
   [ -f "$CKPT/manifest.json" ] || die "no checkpoint at $CKPT: run the train step first"
+  [ -f "$EVAL_DATA/stats.json" ] && [ -f "$EVAL_SYNTH" ] \
+    || die "no evaluation items at $EVAL_DATA and $EVAL_SYNTH: run 'bash recipes/cpu_full.sh data' (the v1 build) first"
   say "eval: alpha-UMi vs single-LLM vs the untrained base -> $EVAL"
   # UMI_DATA_ROOT: where `umi eval` finds the BFCL and APIBench files
-  UMI_DATA_ROOT="$DATA_ROOT" umi eval suite --checkpoint "$CKPT" --data "$DATA" \
-    --synth "$SYNTH/trajectories.jsonl" --out "$EVAL" \
+  UMI_DATA_ROOT="$DATA_ROOT" umi eval suite --checkpoint "$CKPT" --data "$EVAL_DATA" \
+    --synth "$EVAL_SYNTH" --out "$EVAL" \
     --limit-static "$LIMIT_STATIC" --limit-passrate "$LIMIT_PASSRATE" \
     --limit-bfcl "$LIMIT_BFCL" --limit-apibench "$LIMIT_APIBENCH"
 }

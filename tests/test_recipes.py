@@ -86,7 +86,8 @@ def test_script_is_valid_bash_and_names_its_steps(tmp_path, script):
 def _cpu_full_env(tmp_path: Path) -> dict[str, str]:
     work = tmp_path / "work"
     return {"SYNTH": str(work / "synth"), "DATA": str(work / "data"), "CKPT": str(work / "ckpt"),
-            "EVAL": str(work / "results"), "DATA_ROOT": "/datasets"}
+            "EVAL": str(work / "results"), "DATA_ROOT": "/datasets", "EVAL_DATA": str(work / "data"),
+            "EVAL_SYNTH": str(work / "synth" / "trajectories.jsonl")}
 
 
 def test_cpu_full_recipe_builds_data_trains_the_chain_and_evaluates(tmp_path):
@@ -115,11 +116,16 @@ def test_cpu_full_recipe_builds_data_trains_the_chain_and_evaluates(tmp_path):
     Path(env["CKPT"]).mkdir()
     (Path(env["CKPT"]) / "manifest.json").write_text("{}")
     done, calls = _run(tmp_path, "eval", script=CPU_FULL, **env)
+    assert done.returncode == 1 and "no evaluation items at" in done.stderr and _umi(calls) == []
+    Path(env["EVAL_SYNTH"]).write_text("")
+    done, calls = _run(tmp_path, "eval", script=CPU_FULL, **env)
     assert done.returncode == 0, done.stderr
     [suite] = _umi(calls)
     check_umi_command(suite)
     assert suite[:3] == ["umi", "eval", "suite"] and calls[0][0] == "/datasets"
     assert suite[suite.index("--out") + 1] == env["EVAL"]
+    assert suite[suite.index("--data") + 1] == env["EVAL_DATA"]
+    assert suite[suite.index("--synth") + 1] == env["EVAL_SYNTH"]
 
 
 def test_cpu_full_recipe_v2_mix_has_its_own_data_checkpoint_and_results(tmp_path):
@@ -146,6 +152,19 @@ def test_cpu_full_recipe_v2_mix_has_its_own_data_checkpoint_and_results(tmp_path
     from multiagentllm.data.build import DEFAULT_SOURCES
 
     assert build_[build_.index("--sources") + 1].split(",") == list(DEFAULT_SOURCES)  # v1: the build's defaults
+    # v2 is measured on v1's items (its test split and held-out tasks), so the two pair item for item
+    for folder in ("out/data", "out/synth", "checkpoints/cpu-full-v2"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "out" / "data" / "stats.json").write_text("{}")
+    (tmp_path / "checkpoints" / "cpu-full-v2" / "manifest.json").write_text("{}")
+    (tmp_path / "out" / "synth" / "trajectories.jsonl").write_text("")
+    done, calls = _run(tmp_path, "eval", script=script, MIX="v2", DATA_ROOT="/datasets")
+    assert done.returncode == 0, done.stderr
+    [suite] = _umi(calls)
+    assert suite[suite.index("--checkpoint") + 1] == str(tmp_path / "checkpoints" / "cpu-full-v2")
+    assert suite[suite.index("--data") + 1] == str(tmp_path / "out" / "data")
+    assert suite[suite.index("--synth") + 1] == str(tmp_path / "out" / "synth" / "trajectories.jsonl")
+    assert suite[suite.index("--out") + 1] == str(tmp_path / "results" / "cpu-full-v2")
     bad, calls = _run(tmp_path, "data", script=script, MIX="v3")
     assert bad.returncode == 1 and "MIX=v3" in bad.stderr and calls == []
 

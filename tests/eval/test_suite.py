@@ -294,6 +294,28 @@ def test_unknown_names_and_missing_inputs_are_clear_errors(scripted_ckpt, inputs
     assert "apibench_torchhub: skipped" in output and "torchhub_eval.json not found" in output
 
 
+
+def test_items_the_checkpoint_trained_on_stop_the_suite_before_any_generation(scripted_ckpt, inputs, tmp_path,
+                                                                               monkeypatch):
+    """A stage's config.yaml names the build it trained on; an evaluated instruction in that build's
+    training split is an error naming the benchmark, the build and the item, and nothing is generated."""
+    ckpt, llm = scripted_ckpt
+    test = [json.loads(line) for line in (inputs["data"] / "trajectories" / "test.jsonl").read_text().splitlines()]
+    build = tmp_path / "build"
+    _jsonl(build / "trajectories" / "train.jsonl", [dict(t, id="other") for t in test[-1:]])  # a seen-family task
+    (ckpt / "planner" / "config.yaml").write_text(f"stage: stage2_planner\ndata: {build}\n")
+    args = ["--checkpoint", str(ckpt), "--data", str(inputs["data"]), "--out", str(inputs["out"]),
+            "--systems", "alpha-umi", "--synth", str(inputs["synth"])]
+    output = _fails(args)
+    assert "static: 1 of its items" in output  # the first benchmark reading the test split
+    assert f"training split of {portable(build)}" in output and repr(test[-1]["instruction"][:60]) in output
+    assert not llm.prompts
+
+    _jsonl(build / "trajectories" / "train.jsonl", [dict(test[0], id="x", instruction="Something else entirely.")])
+    output = _invoke([*args, "--benchmarks", "passrate,passrate_seen", "--limit-passrate", "1"], monkeypatch)
+    assert f"items checked unseen: no instruction in the training split of {portable(build)}" in output
+
+
 # --- the registry: the suite knows no benchmark by name -----------------------------------------
 
 def test_a_registered_benchmark_is_found_run_reused_and_given_its_columns(scripted_ckpt, inputs, monkeypatch):

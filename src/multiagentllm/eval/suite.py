@@ -32,20 +32,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.markup import escape
 
 from multiagentllm import __version__
 from multiagentllm.agent import loop
 from multiagentllm.agent.loop import SAFEGUARDS, AgentConfig
-from multiagentllm.paths import default_data_root
+from multiagentllm.data.splits import shared_instructions
 from multiagentllm.eval import systems
 from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Benchmark, Items, Missing, Where, bfcl
 from multiagentllm.eval.benchmarks.base import file_fingerprint, read_object
+from multiagentllm.eval.benchmarks import passrate
 from multiagentllm.eval.report import FIGURES, LABELS, chart, figures, pct, write_report
-from multiagentllm.io import atomic_open, write_json
+from multiagentllm.io import SkipReport, atomic_open, read_trajectories, write_json
 from multiagentllm.models.backends.checkpoint import CheckpointError, engine_label, read_manifest
-from multiagentllm.paths import portable
+from multiagentllm.paths import default_data_root, portable, repo_path
+from multiagentllm.types import Trajectory
 from multiagentllm.roles import grammar, registry, render
 from multiagentllm.roles.registry import TRIO
 
@@ -127,6 +130,54 @@ def resolve_benchmarks(cfg: SuiteConfig, console: Console) -> tuple[list[tuple[B
     for name, reason in skipped.items():
         console.print(f"[yellow]{name}: skipped[/], {escape(reason)}")
     return found, skipped
+
+
+# --- items the checkpoint trained on ---------------------------------------------------------------
+
+SHOWN = 3  # leaked items named in the error
+
+
+def training_builds(manifest: Any) -> list[Path]:
+    """The data builds the checkpoint's stages trained on, as each stage's config.yaml names them
+    (`data:`, checkout-relative as training writes it), those present on this machine."""
+    builds = set()
+    for folder in filter(None, [manifest.stage1, *(entry.path for entry in manifest.roles.values())]):
+        config = folder / "config.yaml"
+        data = (yaml.safe_load(config.read_text()) or {}).get("data") if config.is_file() else None
+        if data:
+            build = Path(data) if Path(data).is_absolute() else repo_path(data)
+            if (build / "trajectories" / "train.jsonl").is_file():
+                builds.add(build.resolve())
+    return sorted(builds)
+
+
+def evaluated_trajectories(bench: Benchmark, items: Items) -> list[Trajectory]:
+    """The trajectories behind a benchmark's items when they come from a data build or a
+    synthesized file (static, the pass rates); [] for the others (BFCL, APIBench, tau-bench)."""
+    if bench.limit == "passrate":
+        families = "held_out" if bench.name == passrate.benchmark_name("held_out") else "seen"
+        return passrate.playable_tasks(items.files[0], SkipReport(), families=families)[0]
+    if bench.limit == "static":
+        return list(read_trajectories(items.files[0], skip_bad=True))
+    return []
+
+
+def check_unseen(benches: list[tuple[Benchmark, Items]], manifest: Any, console: Console) -> None:
+    """Stop before any generation when an item's instruction is in the training split of a build
+    the checkpoint trained on: its figures would not be measured on unseen data."""
+    builds = training_builds(manifest)
+    if not builds:
+        return
+    train = [t for build in builds for t in read_trajectories(build / "trajectories" / "train.jsonl", skip_bad=True)]
+    for bench, items in benches:
+        leaked = shared_instructions(train, evaluated_trajectories(bench, items))
+        if leaked:
+            named = "; ".join(f"{t.id}: {t.instruction[:60]!r}" for t in leaked[:SHOWN])
+            raise SuiteError(f"{bench.name}: {len(leaked)} of its items ({portable(items.files[0])}) are in the "
+                             f"training split of {', '.join(map(portable, builds))}, which the checkpoint trained on "
+                             f"({named}); evaluate on items it did not train on (another --data or --synth)")
+    console.print(f"[dim]items checked unseen: no instruction in the training split of "
+                  f"{', '.join(map(portable, builds))}[/]")
 
 
 # --- systems -----------------------------------------------------------------------------------
@@ -338,6 +389,7 @@ def run_suite(cfg: SuiteConfig, console: Console | None = None) -> dict[str, Any
     manifest, manifest_raw = _manifest(cfg.checkpoint)
     cfg.out.mkdir(parents=True, exist_ok=True)
     benches, skipped = resolve_benchmarks(cfg, console)
+    check_unseen(benches, manifest, console)
     results: dict[str, dict] = {}
     timings: dict[str, Any] = {}
     complete = False
