@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from multiagentllm.checkpoint import CheckpointError
-from multiagentllm.data.splits import shared_instructions
+from multiagentllm.data.splits import name_shared, shared_instructions
 from multiagentllm.eval import paired
 from multiagentllm.eval.benchmarks.base import file_fingerprint, read_object
 from multiagentllm.eval.benchmarks.passrate import FAMILIES_OF, sample_tasks
@@ -145,9 +145,8 @@ def check_leaks(side: str, data: Path, tasks: list[Trajectory]) -> None:
                       "evaluation tasks; a data build (`umi data build --out DIR`) is expected")
     leaked = shared_instructions(read_trajectories(train), tasks)
     if leaked:
-        named = "; ".join(f"{t.id}: {t.instruction[:80]!r}" for t in leaked[:SHOWN])
-        more = f" and {len(leaked) - SHOWN} more" if len(leaked) > SHOWN else ""
-        raise ABError(f"build {side} ({data}) trains on {len(leaked)} of the evaluation tasks ({named}{more}); "
+        named = name_shared(leaked, SHOWN, 80)
+        raise ABError(f"build {side} ({data}) trains on {len(leaked)} of the evaluation tasks ({named}); "
                       "rebuild it without them, or take the tasks from another build (--eval-data)")
 
 

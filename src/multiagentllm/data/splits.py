@@ -60,3 +60,10 @@ def shared_instructions(train: Iterable[Trajectory], held: Iterable[Trajectory])
     evaluation items that a model trained on `train` has seen."""
     seen = {instruction_key(t.instruction) for t in train}
     return [t for t in held if instruction_key(t.instruction) in seen]
+
+
+def name_shared(leaked: list[Trajectory], shown: int, width: int) -> str:
+    """The first `shown` of `shared_instructions`' result as `id: 'instruction'` (cut at `width`
+    characters), and how many more, for an error message."""
+    named = "; ".join(f"{t.id}: {t.instruction[:width]!r}" for t in leaked[:shown])
+    return named + (f" and {len(leaked) - shown} more" if len(leaked) > shown else "")

@@ -39,7 +39,7 @@ from rich.markup import escape
 from multiagentllm import __version__
 from multiagentllm.agent import loop
 from multiagentllm.agent.loop import SAFEGUARDS, AgentConfig
-from multiagentllm.data.splits import shared_instructions
+from multiagentllm.data.splits import name_shared, shared_instructions
 from multiagentllm.eval import systems
 from multiagentllm.eval.benchmarks import BENCHMARKS, DEFAULT, Benchmark, Items, Missing, Where, bfcl
 from multiagentllm.eval.benchmarks.base import file_fingerprint, read_object
@@ -172,7 +172,7 @@ def check_unseen(benches: list[tuple[Benchmark, Items]], manifest: Any, console:
     for bench, items in benches:
         leaked = shared_instructions(train, evaluated_trajectories(bench, items))
         if leaked:
-            named = "; ".join(f"{t.id}: {t.instruction[:60]!r}" for t in leaked[:SHOWN])
+            named = name_shared(leaked, SHOWN, 60)
             raise SuiteError(f"{bench.name}: {len(leaked)} of its items ({portable(items.files[0])}) are in the "
                              f"training split of {', '.join(map(portable, builds))}, which the checkpoint trained on "
                              f"({named}); evaluate on items it did not train on (another --data or --synth)")
