@@ -53,12 +53,15 @@ def _tree_rss(proc: Any) -> int:
 
 
 def shortest_prompt(data: Path, dataset: str) -> str:
-    """The shortest prompt of DATA/<dataset>/dev.jsonl (the per-step rows), so it fits the context."""
+    """The shortest first-turn prompt of DATA/<dataset>/dev.seq.jsonl (the rows training reads: a
+    row's text up to its first supervised span is the prompt of its first turn), so it fits the
+    context."""
     from multiagentllm.io import read_records
 
-    prompts = list(read_records(data / dataset / "dev.jsonl", lambda row: row["prompt"]))
+    path = data / dataset / "dev.seq.jsonl"
+    prompts = list(read_records(path, lambda row: row["text"][:row["spans"][0][0]]))
     if not prompts:
-        raise SystemExit(f"{data / dataset / 'dev.jsonl'} has no rows")
+        raise SystemExit(f"{path} has no rows")
     return min(prompts, key=len)
 
 
@@ -109,7 +112,7 @@ def check_server(python: Path, argv: list[str], data: Path, base: Path, log: Pat
             body = _post(f"{url}/v1/completions", {"model": model, "prompt": prompt, "max_tokens": MAX_TOKENS,
                                                    "temperature": 0}, log)
             result["completions"][model] = {
-                "prompt_from": f"{dataset}/dev.jsonl", "prompt_tokens": body["usage"]["prompt_tokens"],
+                "prompt_from": f"{dataset}/dev.seq.jsonl", "prompt_tokens": body["usage"]["prompt_tokens"],
                 "completion_tokens": body["usage"]["completion_tokens"],
                 "seconds": round(time.perf_counter() - t, 2), "text": body["choices"][0]["text"],
                 "same_ids_as_training": served_ids == trained_ids,

@@ -123,6 +123,24 @@ def test_the_servers_are_the_vllm_serve_lines_of_serve_md(tmp_path):
     assert tc_vllm._with_port(trio, 1234)[trio.index("--port") + 1] == "1234"
 
 
+def test_the_vllm_prompt_is_a_first_turn_of_the_rows_the_data_step_writes(tmp_path):
+    """The vLLM step reads what `umi data build` writes by default (`<split>.seq.jsonl`; the
+    per-step `dev.jsonl` it once read needs --step-rows, so the 1.1B run stopped there)."""
+    from multiagentllm.data.builders import sequence_row
+    from multiagentllm.io import read_trajectories, write_jsonl
+
+    trajs = list(read_trajectories(Path(__file__).parent / "fixtures" / "trajectories.jsonl"))
+    rows = [r for t in trajs if (r := sequence_row(t, "planner"))]
+    write_jsonl(tmp_path / "planner" / "dev.seq.jsonl", rows)
+    prompt = tc_vllm.shortest_prompt(tmp_path, "planner")
+    firsts = [r["text"][:r["spans"][0][0]] for r in rows]
+    assert prompt == min(firsts, key=len) and prompt.startswith("You are the planner")
+    (tmp_path / "caller").mkdir()
+    (tmp_path / "caller" / "dev.seq.jsonl").write_text("")
+    with pytest.raises(SystemExit, match="dev.seq.jsonl has no rows"):
+        tc_vllm.shortest_prompt(tmp_path, "caller")
+
+
 @pytest.mark.slow
 def test_the_script_runs_end_to_end_on_a_tiny_shape(tmp_path):
     """synth, base, data, the five stages, the export and the report, without vLLM (tests/test_vllm.py
