@@ -361,9 +361,11 @@ def step_report(run: Run) -> None:
     markdown, values = report(run, stages, parameter_counts(run.config, lora_r), lora_r=lora_r,
                               overrides=CPU_OVERRIDES, estimates=GPU_ESTIMATES, reference=TINYLLAMA)
     run.results.parent.mkdir(parents=True, exist_ok=True)
-    run.results.with_suffix(".md").write_text(markdown, encoding="utf-8")
-    run.results.with_suffix(".json").write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
-    say(f"report: {run.results.with_suffix('.md')} and .json")
+    # appended, not with_suffix: "tinyllama-1.1b" would lose its ".1b" as if it were an extension
+    md, js = (run.results.with_name(run.results.name + ext) for ext in (".md", ".json"))
+    md.write_text(markdown, encoding="utf-8")
+    js.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+    say(f"report: {md} and .json")
     print(markdown, flush=True)
 
 
