@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_train_throughput.py [--data DATA] [--dataset global]
                                                          [--steps 3] [--rows 48] [--repeats 2]
-                                                         [--pad-to longest]
+                                                         [--pad-to longest] [--compile]
 
 Both arms train the embedded SmolLM2-135M with the same LoRA (r=16, all linear layers) on the same
 rows (DATA/<dataset>/train.seq.jsonl from `umi data build`, or rows rendered from the test
@@ -13,7 +13,12 @@ fixtures when no DATA is given):
              bf16 autocast where it is faster than fp32 on this hardware (`bf16: auto`);
 * baseline - the plain transformers `Trainer`, fp32, every row padded to the max length, loss on
              the whole sequence (the usual first attempt).  `--pad-to longest` pads to the longest
-             row instead, a kinder baseline.
+             row instead, a kinder baseline;
+* compiled - with `--compile`: the recipe with `torch_compile: true` (the Trainer wraps the model
+             in `torch.compile`, inductor, dynamic shapes). Its first two steps (the compile and
+             the recompile for a second pack length) are warm-up, timed apart as compile time; its
+             per-step losses are printed beside the recipe's (same rows, same order: they should
+             agree to bf16/fp32 rounding).
 
 The figure of merit is *trained completion tokens per second*: supervised span tokens (what a
 role actually learns from) processed per second of training step, after one warm-up step.  Also
@@ -61,6 +66,7 @@ class Recorder:
 
     def __init__(self):
         self.times: list[float] = []
+        self.losses: list[float] = []
         self.batches: list[tuple[int, int]] = []  # (non-padding tokens, supervised span tokens)
 
     def callback(self):
@@ -75,18 +81,22 @@ class Recorder:
             def on_step_end(self, *a, **kw):
                 rec.times.append(time.perf_counter() - rec.started)
 
+            def on_log(self, args, state, control, logs=None, **kw):
+                if logs and "loss" in logs:
+                    rec.losses.append(float(logs["loss"]))
+
         return StepTimer()
 
 
-def run_recipe(args, model, tokenizer, rows, rec: Recorder):
+def run_recipe(args, model, tokenizer, rows, rec: Recorder, compiled: bool = False):
     from multiagentllm.train.collate import PackedDataset, collate_packs
     from multiagentllm.train.config import TrainConfig
     from multiagentllm.train.data import IGNORE, pack
     from multiagentllm.train.recipe import make_trainer
 
     cfg = TrainConfig(data="-", out="-", pack_tokens=args.max_length, max_length=args.max_length,
-                      bf16="auto", lora_r=16, lora_alpha=32, warmup=0, progress=False,
-                      save_steps=10_000, logging_steps=10_000)
+                      bf16=args.bf16, lora_r=16, lora_alpha=32, warmup=0, progress=False,
+                      save_steps=10_000, logging_steps=1, torch_compile=compiled)
     dataset = PackedDataset(rows, pack([len(r.input_ids) for r in rows], cfg.pack_tokens, cfg.seed))
 
     def collate(batch):
@@ -94,10 +104,12 @@ def run_recipe(args, model, tokenizer, rows, rec: Recorder):
         rec.batches.append((out["input_ids"].numel(), int((out["labels"] != IGNORE).sum())))
         return out
 
-    trainer = make_trainer(cfg, model, dataset, None, Path(tempfile.mkdtemp()), "cpu", args.steps + 1,
-                           [rec.callback()], collator=collate)
+    trainer = make_trainer(cfg, model, dataset, None, Path(tempfile.mkdtemp()), "cpu",
+                           args.steps + RECIPE_STEPS_EXTRA, [rec.callback()], collator=collate)
     trainer.train()
     dtype = "bf16 autocast" if trainer.args.bf16 else "fp32 (bf16 slower)"
+    if compiled:
+        dtype += ", torch.compile"
     return {"sequence": f"packed to {args.max_length} tokens, padding-free", "dtype": dtype}
 
 
@@ -129,6 +141,15 @@ def run_baseline(args, model, tokenizer, rows, rec: Recorder):
     return {"sequence": f"{args.batch} rows padded to {width} tokens", "dtype": "fp32"}
 
 
+def warmup_steps(name: str) -> int:
+    """Untimed first steps: allocators and kernels warm up; a compiled model also compiles (step 1)
+    and recompiles with dynamic shapes for the next pack length (step 2)."""
+    return 2 if name == "compiled" else 1
+
+
+RECIPE_STEPS_EXTRA = 2  # both recipe arms train steps + 2, so their LR schedules (and losses) match
+
+
 def arm(args) -> dict:
     """One arm, in this process: load the model, train steps+1, report the timed steps."""
     import torch
@@ -143,9 +164,13 @@ def arm(args) -> dict:
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear",
                                              task_type="CAUSAL_LM"))
     rec = Recorder()
-    info = (run_recipe if args.arm == "recipe" else run_baseline)(args, model, tokenizer, rows, rec)
-    timed = rec.times[1:]  # the first step warms up allocators and kernels
-    batches = rec.batches[1:len(rec.times)]
+    if args.arm == "baseline":
+        info = run_baseline(args, model, tokenizer, rows, rec)
+    else:
+        info = run_recipe(args, model, tokenizer, rows, rec, compiled=args.arm == "compiled")
+    warm = warmup_steps(args.arm)
+    timed = rec.times[warm:]
+    batches = rec.batches[warm:len(rec.times)]
     seconds = sum(timed)
     tokens = sum(b[0] for b in batches)
     targets = sum(b[1] for b in batches)
@@ -156,7 +181,7 @@ def arm(args) -> dict:
     flops = tokens * (6 * params + 6 * cfg.num_hidden_layers * cfg.hidden_size * ctx)
     return {**info, "arm": args.arm, "steps": len(timed), "seconds": seconds, "tokens": tokens,
             "targets": targets, "tokens_per_s": tokens / seconds, "targets_per_s": targets / seconds,
-            "flops_per_s": flops / seconds,
+            "flops_per_s": flops / seconds, "warmup_s": sum(rec.times[:warm]), "losses": rec.losses,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -185,7 +210,10 @@ def main() -> None:
     p.add_argument("--pad-to", choices=["max-length", "longest"], default="max-length",
                    help="baseline padding: to --max-length (the naive default) or the longest row")
     p.add_argument("--repeats", type=int, default=2, help="alternating runs per arm (best kept)")
-    p.add_argument("--arm", choices=["recipe", "baseline"], help=argparse.SUPPRESS)
+    p.add_argument("--compile", action="store_true", help="also time the recipe under torch.compile")
+    p.add_argument("--bf16", choices=["auto", "true", "false"], default="auto",
+                   help="the recipe arms' bf16 setting (auto: where it is faster, as shipped)")
+    p.add_argument("--arm", choices=["recipe", "baseline", "compiled"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.arm:
         print(json.dumps(arm(args)))
@@ -198,7 +226,7 @@ def main() -> None:
     # work, load comes and goes, and alternating keeps one arm from getting all the quiet minutes.
     results: dict[str, dict] = {}
     for k in range(args.repeats):
-        for name in ("recipe", "baseline"):
+        for name in ("recipe", "baseline", *(("compiled",) if args.compile else ())):
             cmd = [sys.executable, __file__, "--arm", name, *sys.argv[1:]]
             print(f"running {name} ({k + 1}/{args.repeats}) ...", file=sys.stderr, flush=True)
             proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -214,12 +242,19 @@ def main() -> None:
     print(f"rows: {args.rows} from {args.data or 'test fixtures'} ({args.dataset}), SmolLM2-135M, LoRA r=16\n")
     print(f"{'arm':9} {'sequence':36} {'dtype':18} {'compl tok/s':>11} {'all tok/s':>10} "
           f"{'MFU/bf16pk':>10} {'MFU/fp32pk':>10} {'peak MiB':>9}")
-    for x in (r, b):
+    for x in results.values():
         print(f"{x['arm']:9} {x['sequence']:36} {x['dtype']:18} {x['targets_per_s']:11.1f} "
               f"{x['tokens_per_s']:10.1f} {x['flops_per_s'] / peak['bfloat16']:10.1%} "
               f"{x['flops_per_s'] / peak['float32']:10.1%} {x['peak_rss_mib']:9.0f}")
     ratio = r["targets_per_s"] / b["targets_per_s"]
     print(f"\nspeed-up in trained completion tokens/s: {ratio:.2f}x (target >= 2.5x)")
+    if "compiled" in results:
+        c = results["compiled"]
+        gap = max((abs(x - y) for x, y in zip(r["losses"], c["losses"])), default=float("nan"))
+        print(f"torch.compile: {c['targets_per_s'] / r['targets_per_s']:.2f}x the recipe's completion tok/s; "
+              f"{c['warmup_s']:.0f} s in its 2 warm-up steps (compile) against {r['warmup_s']:.0f} s in the "
+              f"recipe's 1; per-step losses recipe {[round(x, 4) for x in r['losses']]}, compiled "
+              f"{[round(x, 4) for x in c['losses']]} (largest difference over the steps both ran {gap:.2e})")
 
 
 if __name__ == "__main__":

@@ -282,3 +282,15 @@ def test_the_dev_set_is_evaluated_once_at_the_last_step(tiny_cfg, eval_steps, ex
     assert count.steps == expected
     saved = json.loads((Path(cfg.out) / "stage1_backbone" / "metrics.json").read_text())
     assert saved["eval_loss"] == metrics["eval_loss"] > 0
+
+
+@pytest.mark.slow
+def test_torch_compile_trains_the_same_steps(tiny_cfg):
+    """`torch_compile: true` wraps the model in torch.compile (inductor) and changes nothing the
+    stage learns: the same per-step losses as eager training, and a stage that publishes."""
+    eager = train_stage(dataclasses.replace(tiny_cfg, max_steps=3, out=tiny_cfg.out + "-eager"))
+    compiled = train_stage(dataclasses.replace(tiny_cfg, max_steps=3, torch_compile=True))
+    assert [s for s, _ in compiled.metrics["loss_log"]] == [1, 2, 3]
+    for (_, a), (_, b) in zip(eager.metrics["loss_log"], compiled.metrics["loss_log"]):
+        assert b == pytest.approx(a, rel=1e-3)
+    assert (Path(tiny_cfg.out) / "stage1_backbone" / "adapter_model.safetensors").is_file()

@@ -72,6 +72,11 @@ class TrainConfig:
     # packed_sdpa: causal SDPA per packed row, no compute across rows (train/attention.py); or any
     # transformers implementation: sdpa (block-diagonal mask over the pack), eager, flash_attention_2
     attention: str = "packed_sdpa"
+    # torch.compile (inductor) around the model for training: 1.25-1.37x the step rate of the
+    # embedded model on a bf16 CPU after 3-6 min of compiling, losses closer to fp32 than eager bf16
+    # (bench_train_throughput.py --compile; README, Training). Off in the presets, which the shipped
+    # chains were trained with; an override (torch_compile=true) for long stages
+    torch_compile: bool = False
     device: str = "auto"  # "auto", "cpu" or "cuda"
     seed: int = 42
     logging_steps: int = 5

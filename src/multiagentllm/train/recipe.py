@@ -181,6 +181,7 @@ def make_trainer(cfg: TrainConfig, model: Any, train_set: PackedDataset, dev_set
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, num_train_epochs=cfg.epochs,
         max_steps=steps, bf16=bf16, use_cpu=device == "cpu",
         activation_checkpointing=cfg.gradient_checkpointing,
+        torch_compile=cfg.torch_compile, torch_compile_backend="inductor" if cfg.torch_compile else None,
         activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
         logging_steps=cfg.logging_steps, logging_first_step=True, save_strategy="steps",
         save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
