@@ -9,7 +9,8 @@ in-process runtime writes at the same precision (the float32 torch runner):
   token it writes is the in-process argmax after the same prefix, and its text is the runtime's.
   A difference is allowed only at a near tie (in-process top-2 logit margin under `TIE`): float32
   kernels that add in another order;
-* one pass-rate task run by the eval machinery (constrained turns included), record for record.
+* one pass-rate task run by the eval machinery (constrained turns included), record for record;
+* `umi serve --backend openai` in front of vLLM: the same episode over its HTTP API.
 
 Everything in process is computed before vLLM starts, so the two never share the CPU (on 2 cores
 an idle vLLM engine beside a decoding runtime slows both badly). Run with `-rP` (as
@@ -176,3 +177,27 @@ def test_a_passrate_task_through_vllm_equals_the_in_process_one(vllm_url, refere
     served = _passrate(served_llm(vllm_url), tasks[1], "vllm")
     print("pass-rate task through vLLM:", json.dumps(served))
     assert served == reference["passrate"] and served[0]["calls"]
+
+
+def test_umi_serve_in_front_of_vllm_runs_the_same_episode(vllm_url, reference, tmp_path):
+    """`umi serve --backend openai --base-url <vLLM>`: the project's server runs the agent loop and
+    every role completion goes to vLLM; the flight request over its HTTP API is the in-process
+    episode, step for step."""
+    import sys
+
+    import httpx
+
+    from multiagentllm.serve.vllm_server import free_port, http_server
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "multiagentllm.cli", "serve", "--backend", "openai", "--base-url", vllm_url,
+           "--port", str(port), "--log-level", "warning"]
+    with http_server(cmd, url=f"http://127.0.0.1:{port}", ready="/health", log=tmp_path / "serve.log",
+                     name="umi serve") as server:
+        r = httpx.post(f"{server.url}/v1/chat/completions", timeout=1200, json={
+            "model": "alpha-umi", "messages": [{"role": "user", "content": FLIGHT}]})
+    assert r.status_code == 200, r.text[:500]
+    body, local = r.json(), reference["episode"]
+    assert body["umi"]["status"] == local.status == "solved"
+    assert body["umi"]["steps"] == [s.to_dict() for s in local.trajectory.steps]
+    assert body["choices"][0]["message"]["content"] == local.answer
