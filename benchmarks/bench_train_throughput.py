@@ -151,7 +151,8 @@ RECIPE_STEPS_EXTRA = 2  # both recipe arms train steps + 2, so their LR schedule
 
 
 def arm(args) -> dict:
-    """One arm, in this process: load the model, train steps+1, report the timed steps."""
+    """One arm, in this process: load the model, train (steps + 1 for the baseline, steps +
+    RECIPE_STEPS_EXTRA for the recipe arms), report the steps after its warm-up."""
     import torch
     from peft import LoraConfig, get_peft_model
 
